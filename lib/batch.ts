@@ -1,0 +1,126 @@
+/**
+ * Processing of one request's batch: structural checks, per-message validation and
+ * dispatch, then the response — queued deliveries first, replies after, in request order.
+ */
+import createDebug from 'debug';
+import { META, parseChannel } from './channel-name.js';
+import { isPromise } from './engine.js';
+import { BayeuxErrorException, Errors } from './errors.js';
+import type { Exchange } from './exchange.js';
+import { handleConnect } from './handlers/connect.js';
+import { handleDisconnect } from './handlers/disconnect.js';
+import { handleHandshake } from './handlers/handshake.js';
+import { handlePublish } from './handlers/publish.js';
+import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
+import { validateMessage, type Message, type Reply } from './message.js';
+import { failure } from './reply.js';
+import type { BayeuxServer } from './server.js';
+
+const debug = createDebug('bayeux:batch');
+
+/** Per-request state shared by the handlers of one batch (never across requests). */
+export interface BatchState {
+  readonly exchange: Exchange;
+  /** Number of messages in the batch (a connect in a larger batch is never held). */
+  readonly size: number;
+  /** Deliveries taken from the session's queue, written ahead of the replies. */
+  mail: string[] | null;
+  /** The session that sent the batch, once one of its messages proved it exists. */
+  sessionId: string | null;
+  /** Set by the connect handler when it holds the exchange; the response comes later. */
+  held: boolean;
+}
+
+/** A handler for one validated message. Null only when the connect was held. */
+export type Handler = (server: BayeuxServer, message: Message, state: BatchState) => Promise<Reply | null>;
+
+const metaHandlers: Record<string, Handler> = {
+  [META.handshake]: handleHandshake,
+  [META.connect]: handleConnect,
+  [META.subscribe]: handleSubscribe,
+  [META.unsubscribe]: handleUnsubscribe,
+  [META.disconnect]: handleDisconnect,
+};
+
+function structuralProblem(batch: readonly unknown[], max: number): string | null {
+  if (batch.length === 0) return 'empty batch';
+  if (batch.length > max) return `too many messages in one request (at most ${max})`;
+  for (let i = 0; i < batch.length; i++) {
+    const m = batch[i];
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return `message ${i} is not an object`;
+    if (typeof (m as { channel?: unknown }).channel !== 'string') return `message ${i} has no channel`;
+  }
+  if (batch.length > 1) {
+    for (const m of batch) {
+      if ((m as { channel: string }).channel === META.handshake) return 'a handshake must be alone in its request';
+    }
+  }
+  return null;
+}
+
+/** Processes a batch and answers through the exchange (now, or later when held). */
+export async function processBatch(
+  server: BayeuxServer,
+  batch: readonly unknown[],
+  exchange: Exchange,
+  bodyBytes: number,
+): Promise<void> {
+  const problem = structuralProblem(batch, server.options.maxBatchMessages);
+  if (problem !== null) return exchange.fail(400, problem);
+
+  const state: BatchState = { exchange, size: batch.length, mail: null, sessionId: null, held: false };
+  // Only when the whole body is over the limit can one message be; measure them then.
+  const measure = bodyBytes > server.options.maxMessageBytes;
+  const replies: string[] = [];
+  for (const raw of batch) {
+    const reply = await processOne(server, raw as { channel: string }, state, measure);
+    if (reply === null) return; // held: the held-connect registry answers later
+    replies.push(JSON.stringify(reply));
+  }
+
+  if (state.sessionId !== null && exchange.piggyback) {
+    const taken = server.engine.takeQueued(state.sessionId);
+    const more = isPromise(taken) ? await taken : taken;
+    if (more !== null && more.length > 0) state.mail = state.mail ? state.mail.concat(more) : more;
+  }
+
+  if (!exchange.open) {
+    // The client went away while we worked: keep its mail for the next connect.
+    if (state.mail && state.sessionId) await server.engine.requeue(state.sessionId, state.mail);
+    return;
+  }
+  exchange.send(state.mail ? state.mail.concat(replies) : replies);
+}
+
+async function processOne(
+  server: BayeuxServer,
+  raw: { channel: string; id?: unknown },
+  state: BatchState,
+  measure: boolean,
+): Promise<Reply | null> {
+  const checked = validateMessage(raw);
+  if (!checked.ok) {
+    const id = typeof raw.id === 'string' ? raw.id : typeof raw.id === 'number' ? String(raw.id) : undefined;
+    return failure({ id, channel: raw.channel }, Errors.fieldInvalid(checked.problem));
+  }
+  const message = checked.message;
+  if (measure && Buffer.byteLength(JSON.stringify(raw)) > server.options.maxMessageBytes) {
+    return failure(message, Errors.messageTooLarge(server.options.maxMessageBytes));
+  }
+  const info = parseChannel(message.channel);
+  if (info === null) return failure(message, Errors.channelInvalid(message.channel));
+  try {
+    if (info.kind === 'meta') {
+      const handler = metaHandlers[message.channel];
+      if (!handler) return failure(message, Errors.metaChannelUnknown(message.channel));
+      return await handler(server, message, state);
+    }
+    if (info.wildcard) return failure(message, Errors.wildcardPublish(message.channel));
+    return await handlePublish(server, message, state);
+  } catch (err) {
+    if (err instanceof BayeuxErrorException) return failure(message, err.bayeux);
+    debug('message on %s failed: %O', message.channel, err);
+    server.reportError(err);
+    return failure(message, Errors.internal());
+  }
+}

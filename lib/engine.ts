@@ -1,0 +1,105 @@
+/**
+ * The engine interface: everything the protocol core needs from shared state.
+ *
+ * Sessions, subscriptions, per-session queues and session expiry live behind it, so a
+ * Redis-backed engine can serve several processes where any process answers any request.
+ * What stays in the process is only what cannot move: the held HTTP connections. The
+ * engine tells the process that holds a session's connection when that session has mail
+ * ({@link EngineListener.wake}); the process then takes the queue.
+ *
+ * Every method may return a value or a promise: the in-memory engine answers
+ * synchronously and so does not pay for the abstraction; a networked engine returns
+ * promises. Payloads are pre-serialized JSON strings: a message is serialized once, and
+ * the engine only moves strings.
+ */
+
+/** A value or a promise of it. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** Why a session went away. */
+export type SessionRemovedReason = 'disconnect' | 'timeout' | 'server';
+
+/** What the core learns when a `/meta/connect` arrives. */
+export interface ConnectResult {
+  /** This is the first connect since the handshake. */
+  readonly first: boolean;
+  /** Messages taken from the queue (to send now), or null when none were queued. */
+  readonly messages: string[] | null;
+  /** The engine recorded the connection as held here: later mail will wake this process. */
+  readonly held: boolean;
+}
+
+/** Outcome of a subscribe call. */
+export type SubscribeResult = 'ok' | 'unknown-session' | 'limit';
+
+/** Callbacks from the engine into the process that opened it. */
+export interface EngineListener {
+  /** Mail was queued for a session whose connection this process holds. */
+  wake(clientId: string): void;
+  /** A session was removed (expired, or removed by another process). */
+  sessionRemoved(clientId: string, reason: SessionRemovedReason): void;
+  /** The oldest messages of a session's queue were dropped because it reached `maxQueue`. */
+  queueOverflow(clientId: string, dropped: number): void;
+}
+
+/** Settings the server hands to the engine when it opens it. */
+export interface EngineConfig {
+  /** Most messages queued per session. */
+  readonly maxQueue: number;
+  /** How often to sweep expired sessions, in ms. */
+  readonly sweepInterval: number;
+}
+
+/** State behind a Bayeux server. Implement this to plug in another store. */
+export interface Engine {
+  /** Starts the engine; the server calls it once. */
+  open(listener: EngineListener, config: EngineConfig): Awaitable<void>;
+  /** Stops timers and connections. */
+  close(): Awaitable<void>;
+
+  /** Records a new session that expires in `expiresInMs` unless a connect arrives. */
+  createSession(clientId: string, expiresInMs: number): Awaitable<void>;
+  /** Removes a session with its subscriptions and queue; false when it did not exist. */
+  destroySession(clientId: string, reason: SessionRemovedReason): Awaitable<boolean>;
+  /** True when the session exists. */
+  hasSession(clientId: string): Awaitable<boolean>;
+  /** Number of live sessions (for this engine as a whole). */
+  sessionCount(): Awaitable<number>;
+
+  /**
+   * A `/meta/connect` arrived: cancel expiry, and either take the queue or, when `hold` is
+   * set, this is not the first connect and nothing is queued, record the connection as held
+   * by this process. Null when the session is unknown.
+   */
+  beginConnect(clientId: string, hold: boolean): Awaitable<ConnectResult | null>;
+  /**
+   * A connect is over: clear the held mark and start the expiry clock. With `take`, the
+   * queue is taken and returned (the reply carries it); without, mail stays queued for the
+   * next connect (the client went away). Null when the session is unknown.
+   */
+  endConnect(clientId: string, expiresInMs: number, take: boolean): Awaitable<string[] | null>;
+  /** Takes whatever is queued (to piggy-back on another response). */
+  takeQueued(clientId: string): Awaitable<string[] | null>;
+  /** Puts messages back at the front of the queue (their connection closed before the write). */
+  requeue(clientId: string, payloads: string[]): Awaitable<void>;
+
+  /** Adds subscriptions (already validated, never `/meta` or `/service`). */
+  subscribe(clientId: string, channels: readonly string[], max: number): Awaitable<SubscribeResult>;
+  /** Removes subscriptions; false when the session is unknown. */
+  unsubscribe(clientId: string, channels: readonly string[]): Awaitable<boolean>;
+  /** The session's subscriptions, or null when unknown. */
+  subscriptions(clientId: string): Awaitable<string[] | null>;
+
+  /**
+   * Queues `payload` once for every session subscribed to `channel` (exactly or through
+   * a wildcard), except `exclude`. Returns the number of sessions it was queued for.
+   */
+  publish(channel: string, payload: string, exclude?: string): Awaitable<number>;
+  /** Queues `payload` for one session; false when the session is unknown. */
+  deliver(clientId: string, payload: string): Awaitable<boolean>;
+}
+
+/** True when `v` is a promise (or thenable), so hot paths can skip `await` on plain values. */
+export function isPromise<T>(v: Awaitable<T>): v is Promise<T> {
+  return typeof (v as Promise<T> | null)?.then === 'function';
+}

@@ -1,0 +1,39 @@
+/**
+ * `/meta/handshake`: check the version and connection types, create the session.
+ */
+import type { BatchState } from '../batch.js';
+import { newClientId } from '../client-id.js';
+import { Errors } from '../errors.js';
+import type { Message, Reply } from '../message.js';
+import { failure, success } from '../reply.js';
+import type { BayeuxServer } from '../server.js';
+
+/** Accepts Bayeux 1.x; the field is optional, as CometD and dojox-legacy clients differ. */
+function versionOk(version: Message['version']): boolean {
+  if (version === undefined) return true;
+  const major = typeof version === 'number' ? Math.floor(version) : Number.parseInt(version, 10);
+  return major === 1;
+}
+
+export async function handleHandshake(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply> {
+  if (!versionOk(message.version)) return failure(message, Errors.versionUnsupported(String(message.version)));
+  const offered = message.supportedConnectionTypes;
+  // Cross-domain dojox clients omit the field; then the transport in use is good enough.
+  if (offered !== undefined && !offered.some((t) => server.acceptedTypes.has(t))) {
+    return failure(message, Errors.connectionTypesUnsupported(offered.join(',')), {
+      supportedConnectionTypes: server.connectionTypes,
+    });
+  }
+  const clientId = newClientId();
+  await server.engine.createSession(clientId, server.options.interval + server.options.maxInterval);
+  state.sessionId = clientId;
+  const types = server.connectionTypes.length > 0 ? server.connectionTypes : [state.exchange.connectionType];
+  if (server.listenerCount('handshake') > 0) server.emit('handshake', server.session(clientId), message);
+  return success(message, {
+    version: '1.0',
+    minimumVersion: '1.0',
+    clientId,
+    supportedConnectionTypes: types,
+    advice: server.advice,
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * `/meta/subscribe` and `/meta/unsubscribe`. The reply echoes `subscription` exactly as
+ * received (clients key their pending subscriptions by it). Service channels succeed
+ * without being recorded: their traffic is answered directly, never broadcast.
+ */
+import type { BatchState } from '../batch.js';
+import { parseChannel } from '../channel-name.js';
+import { Errors, type BayeuxError } from '../errors.js';
+import type { Message, Reply } from '../message.js';
+import { failure, success } from '../reply.js';
+import type { BayeuxServer } from '../server.js';
+
+/** The broadcast channels to record, or the error that refuses the whole request. */
+function channelsOf(subscription: unknown, subscribing: boolean): string[] | BayeuxError {
+  if (subscription === undefined) return Errors.subscriptionMissing();
+  const list = typeof subscription === 'string' ? [subscription] : subscription;
+  if (!Array.isArray(list) || list.length === 0) return Errors.subscriptionInvalid();
+  const record: string[] = [];
+  for (const c of list) {
+    if (typeof c !== 'string') return Errors.subscriptionInvalid();
+    const info = parseChannel(c);
+    if (info === null) return Errors.channelInvalid(c);
+    if (info.kind === 'meta') return subscribing ? Errors.subscribeDenied(c) : Errors.channelInvalid(c);
+    if (info.kind === 'broadcast') record.push(c);
+  }
+  return record;
+}
+
+export async function handleSubscribe(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply> {
+  const echo = { subscription: message.subscription };
+  const clientId = message.clientId;
+  if (clientId === undefined) return failure(message, Errors.clientIdMissing(), echo);
+  const channels = channelsOf(message.subscription, true);
+  if (!Array.isArray(channels)) return failure(message, channels, echo);
+  if (channels.length === 0) {
+    if (!(await server.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown(), echo);
+  } else {
+    const r = await server.engine.subscribe(clientId, channels, server.options.maxSubscriptionsPerSession);
+    if (r === 'unknown-session') return failure(message, Errors.sessionUnknown(), echo);
+    if (r === 'limit') return failure(message, Errors.tooManySubscriptions(server.options.maxSubscriptionsPerSession), echo);
+    if (server.listenerCount('subscribe') > 0) {
+      const session = server.session(clientId);
+      for (const c of channels) server.emit('subscribe', session, c);
+    }
+  }
+  state.sessionId = clientId;
+  return success(message, echo);
+}
+
+export async function handleUnsubscribe(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply> {
+  const echo = { subscription: message.subscription };
+  const clientId = message.clientId;
+  if (clientId === undefined) return failure(message, Errors.clientIdMissing(), echo);
+  const channels = channelsOf(message.subscription, false);
+  if (!Array.isArray(channels)) return failure(message, channels, echo);
+  const known =
+    channels.length === 0
+      ? await server.engine.hasSession(clientId)
+      : await server.engine.unsubscribe(clientId, channels);
+  if (!known) return failure(message, Errors.sessionUnknown(), echo);
+  if (channels.length > 0 && server.listenerCount('unsubscribe') > 0) {
+    const session = server.session(clientId);
+    for (const c of channels) server.emit('unsubscribe', session, c);
+  }
+  state.sessionId = clientId;
+  return success(message, echo);
+}

@@ -1,0 +1,188 @@
+/**
+ * The `/meta/connect`s this process holds, and how they are released.
+ *
+ * A held connect is released when its timeout passes, when the engine wakes its session
+ * (mail arrived), when a newer connect of the same session arrives, or when the session
+ * goes away. Wakes are gathered and flushed once per event-loop turn (`setImmediate`),
+ * so a burst of publishes rides one response. Mail is taken from the engine only for a
+ * connection that is still open; if the client has gone, it stays queued for the next
+ * connect.
+ */
+import createDebug from 'debug';
+import { isPromise, type Engine } from './engine.js';
+import type { Exchange } from './exchange.js';
+import { HoldTimer, type Timed, type TimedList } from './hold-timer.js';
+
+const debug = createDebug('bayeux:held-connects');
+
+/** One held `/meta/connect`. */
+export class HeldConnect implements Timed {
+  deadline = 0;
+  prev: Timed | null = null;
+  next: Timed | null = null;
+  list: TimedList | null = null;
+  constructor(
+    readonly clientId: string,
+    /** The connect's `id`, echoed in its reply. */
+    readonly replyId: string | undefined,
+    readonly exchange: Exchange,
+    /** Held forever and never answered (an in-process client): mail is handed over and the hold stays. */
+    readonly persistent = false,
+  ) {}
+}
+
+/** Builds the serialized reply of a connect. */
+export type ConnectReplyWriter = (replyId: string | undefined, advice?: string) => string;
+
+/** Settings the manager needs from the server. */
+export interface HeldConnectsConfig {
+  readonly engine: Engine;
+  /** ms a session lives after a connect reply when no new connect arrives. */
+  readonly expiresInMs: () => number;
+  readonly connectReply: ConnectReplyWriter;
+  /** Reports engine failures (logged by the server). */
+  readonly onError: (err: unknown) => void;
+}
+
+/** Registry of held connects for this process. */
+export class HeldConnects {
+  private readonly holds = new Map<string, HeldConnect>();
+  private readonly timer = new HoldTimer<HeldConnect>((h) => this.release(h, null));
+  private pending = new Set<string>();
+  private scheduled = false;
+
+  constructor(private readonly config: HeldConnectsConfig) {}
+
+  /** Number of connects held right now. */
+  get size(): number {
+    return this.holds.size;
+  }
+
+  /** The hold for a session, if this process has one. */
+  get(clientId: string): HeldConnect | undefined {
+    return this.holds.get(clientId);
+  }
+
+  /** Starts holding; the engine has already recorded the session as held here. */
+  hold(h: HeldConnect, timeoutMs: number): void {
+    this.holds.set(h.clientId, h);
+    h.exchange.held = h;
+    if (!h.persistent) this.timer.add(h, timeoutMs);
+  }
+
+  /** The engine says this session has mail: flush it on this turn's end. */
+  wake(clientId: string): void {
+    this.pending.add(clientId);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushPending);
+    }
+  }
+
+  private readonly flushPending = (): void => {
+    this.scheduled = false;
+    const ids = this.pending;
+    this.pending = new Set();
+    for (const id of ids) this.flush(id);
+  };
+
+  /** Takes the session's mail and answers its hold with it (nothing queued: keep holding). */
+  flush(clientId: string): void {
+    const h = this.holds.get(clientId);
+    if (!h) return;
+    if (!h.exchange.open) {
+      this.dropped(h);
+      return;
+    }
+    const taken = this.config.engine.takeQueued(clientId);
+    if (isPromise(taken)) taken.then((m) => this.deliverTaken(h, m), this.config.onError);
+    else this.deliverTaken(h, taken);
+  }
+
+  private deliverTaken(h: HeldConnect, messages: string[] | null): void {
+    if (messages === null || messages.length === 0) return;
+    if (h.persistent) {
+      h.exchange.send(messages);
+      return;
+    }
+    if (this.holds.get(h.clientId) !== h || !h.exchange.open) {
+      // Answered or gone while the queue was being taken: the mail waits for the next connect.
+      this.settle(this.config.engine.requeue(h.clientId, messages));
+      if (this.holds.get(h.clientId) === h) this.dropped(h);
+      return;
+    }
+    this.release(h, messages);
+  }
+
+  /**
+   * Answers a held connect now with `messages` (taken already) or, when null, with
+   * whatever is queued. `advice` overrides the connect reply's advice (e.g. `none` on
+   * disconnect). `before` goes ahead of everything (e.g. a `/meta/disconnect` message).
+   */
+  release(h: HeldConnect, messages: string[] | null, advice?: string, before?: string): void {
+    this.forget(h);
+    if (h.persistent) return;
+    const engine = this.config.engine;
+    if (!h.exchange.open) {
+      if (messages) this.settle(engine.requeue(h.clientId, messages));
+      this.settle(engine.endConnect(h.clientId, this.config.expiresInMs(), false));
+      return;
+    }
+    if (messages === null) {
+      const taken = engine.endConnect(h.clientId, this.config.expiresInMs(), true);
+      if (isPromise(taken)) {
+        taken.then((m) => this.write(h, m ?? [], advice, before), this.config.onError);
+      } else this.write(h, taken ?? [], advice, before);
+      return;
+    }
+    this.settle(engine.endConnect(h.clientId, this.config.expiresInMs(), false));
+    this.write(h, messages, advice, before);
+  }
+
+  private write(h: HeldConnect, messages: string[], advice?: string, before?: string): void {
+    if (!h.exchange.open) {
+      if (messages.length > 0) this.settle(this.config.engine.requeue(h.clientId, messages));
+      return;
+    }
+    if (before !== undefined) messages.unshift(before);
+    messages.push(this.config.connectReply(h.replyId, advice));
+    h.exchange.send(messages);
+  }
+
+  /** The held exchange closed before it was answered (the client went away). */
+  dropped(h: HeldConnect): void {
+    if (this.holds.get(h.clientId) !== h) return;
+    debug('held connect of %s dropped by the client', h.clientId);
+    this.forget(h);
+    this.settle(this.config.engine.endConnect(h.clientId, this.config.expiresInMs(), false));
+  }
+
+  /**
+   * Answers a hold without touching the engine: a newer connect of the session took over,
+   * or the session is gone. Queued mail stays where it is.
+   */
+  supersede(h: HeldConnect, advice?: string, before?: string): void {
+    this.forget(h);
+    if (h.persistent || !h.exchange.open) return;
+    const parts = [this.config.connectReply(h.replyId, advice)];
+    if (before !== undefined) parts.unshift(before);
+    h.exchange.send(parts);
+  }
+
+  /** Answers every hold (server shutdown) with `advice`. */
+  releaseAll(advice?: string): void {
+    for (const h of [...this.holds.values()]) this.supersede(h, advice);
+    this.timer.clear();
+  }
+
+  /** Removes a hold from the registry and the timer. */
+  forget(h: HeldConnect): void {
+    if (this.holds.get(h.clientId) === h) this.holds.delete(h.clientId);
+    this.timer.remove(h);
+    if (h.exchange.held === h) h.exchange.held = null;
+  }
+
+  private settle(v: unknown): void {
+    if (isPromise(v)) v.catch(this.config.onError);
+  }
+}

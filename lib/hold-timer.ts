@@ -1,0 +1,106 @@
+/**
+ * Deadlines for held `/meta/connect`s without a timer per connection.
+ *
+ * Holds that share a timeout end in the order they began, so each distinct timeout gets
+ * an intrusive doubly-linked FIFO: adding and removing are O(1), nothing dead lingers, and
+ * only the list heads are ever looked at. One `setTimeout` is armed for the earliest head.
+ */
+
+/** Something that can be timed out; the link fields belong to the timer. */
+export interface Timed {
+  /** Epoch ms when it expires (set by the timer). */
+  deadline: number;
+  /** Links owned by {@link HoldTimer}; start them as null. */
+  prev: Timed | null;
+  next: Timed | null;
+  list: TimedList | null;
+}
+
+/** One FIFO of entries that share a timeout. */
+export class TimedList {
+  head: Timed | null = null;
+  tail: Timed | null = null;
+}
+
+/** Calls `onExpire` for each entry whose deadline passes before it is removed. */
+export class HoldTimer<T extends Timed> {
+  private readonly lists = new Map<number, TimedList>();
+  private timer: NodeJS.Timeout | null = null;
+  private armedFor = Infinity;
+
+  constructor(private readonly onExpire: (entry: T) => void) {}
+
+  /** Adds an entry that expires `timeoutMs` from now. */
+  add(entry: T, timeoutMs: number): void {
+    if (entry.list) this.remove(entry);
+    entry.deadline = Date.now() + timeoutMs;
+    let list = this.lists.get(timeoutMs);
+    if (!list) this.lists.set(timeoutMs, (list = new TimedList()));
+    entry.list = list;
+    entry.prev = list.tail;
+    entry.next = null;
+    if (list.tail) list.tail.next = entry;
+    else list.head = entry;
+    list.tail = entry;
+    if (entry.deadline < this.armedFor) this.arm(entry.deadline);
+  }
+
+  /** Removes an entry (released before its deadline); a no-op if it is not in a list. */
+  remove(entry: T): void {
+    const list = entry.list;
+    if (!list) return;
+    if (entry.prev) entry.prev.next = entry.next;
+    else list.head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else list.tail = entry.prev;
+    entry.prev = entry.next = null;
+    entry.list = null;
+  }
+
+  /** Stops the timer and forgets every entry. */
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.armedFor = Infinity;
+    for (const list of this.lists.values()) {
+      for (let e = list.head; e; ) {
+        const n: Timed | null = e.next;
+        e.prev = e.next = null;
+        e.list = null;
+        e = n;
+      }
+    }
+    this.lists.clear();
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.armedFor = Infinity;
+    const now = Date.now();
+    const expired: T[] = [];
+    let next = Infinity;
+    for (const [timeout, list] of this.lists) {
+      let e = list.head;
+      while (e && e.deadline <= now) {
+        const n: Timed | null = e.next;
+        this.remove(e as T);
+        expired.push(e as T);
+        e = n;
+      }
+      if (e) {
+        if (e.deadline < next) next = e.deadline;
+      } else {
+        this.lists.delete(timeout);
+      }
+    }
+    if (next < this.armedFor) this.arm(next);
+    for (const e of expired) this.onExpire(e);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * bayeux-server: a Bayeux (CometD / Faye / Dojo) server for Node.js HTTP servers.
+ */
+export { BayeuxServer } from './server.js';
+export type { BayeuxServerEvents, PublishOptions, ConnectionTypeRegistration } from './server.js';
+export type { BayeuxServerOptions, ResolvedOptions } from './options.js';
+export { ServerChannel, type MessageListener } from './server-channel.js';
+export { ServerSession, type DeliverFields } from './server-session.js';
+export { LocalClient, type LocalCallback, type LocalClientEvents } from './local-client.js';
+export { MemoryEngine, memoryEngine } from './memory-engine.js';
+export type {
+  Awaitable,
+  ConnectResult,
+  Engine,
+  EngineConfig,
+  EngineListener,
+  SessionRemovedReason,
+  SubscribeResult,
+} from './engine.js';
+export type { Exchange, RequestContext } from './exchange.js';
+export { Errors, BayeuxErrorException, type BayeuxError } from './errors.js';
+export { MessageSchema, AdviceSchema, validateMessage } from './message.js';
+export type { Message, Advice, Reply, Delivery } from './message.js';
+export { parseChannel, expandChannel, channelMatches, META, type ChannelInfo, type ChannelKind } from './channel-name.js';
+export { createHandler, type HandlerOptions, type BayeuxHandler } from '../transports/http-handler.js';
+export { longPolling, type LongPollingOptions } from '../transports/long-polling.js';
+export type { Transport } from '../transports/transport.js';
+export { expressMiddleware, connectMiddleware, koaMiddleware, fastifyPlugin, attachToServer } from '../transports/adapters/index.js';

@@ -1,0 +1,237 @@
+/**
+ * The embedded engine: all state in this process, every call answered synchronously.
+ *
+ * Layout chosen for many idle sessions: one small object per session (no timers, no
+ * closures), a queue that is `null` while empty, and one shared sweep timer for expiry.
+ * Subscriber sets hold the session objects themselves, so fan-out needs no lookups.
+ */
+import createDebug from 'debug';
+import { expandChannel } from './channel-name.js';
+import type {
+  ConnectResult,
+  Engine,
+  EngineConfig,
+  EngineListener,
+  SessionRemovedReason,
+  SubscribeResult,
+} from './engine.js';
+
+const debug = createDebug('bayeux:engine:memory');
+
+class MemorySession {
+  queue: string[] | null = null;
+  subs: Set<string> | null = null;
+  /** Epoch ms after which the sweep removes it; 0 while a connect is in progress. */
+  expiresAt: number;
+  connected = false;
+  held = false;
+  constructor(readonly id: string, expiresAt: number) {
+    this.expiresAt = expiresAt;
+  }
+}
+
+const NOT_CONNECTED: ConnectResult = Object.freeze({ first: true, messages: null, held: false });
+const HELD: ConnectResult = Object.freeze({ first: false, messages: null, held: true });
+const AGAIN_EMPTY: ConnectResult = Object.freeze({ first: false, messages: null, held: false });
+
+/** The in-memory engine (the default). */
+export class MemoryEngine implements Engine {
+  private readonly sessions = new Map<string, MemorySession>();
+  private readonly index = new Map<string, Set<MemorySession>>();
+  private listener: EngineListener | null = null;
+  private maxQueue = 10_000;
+  private sweeper: NodeJS.Timeout | null = null;
+
+  open(listener: EngineListener, config: EngineConfig): void {
+    this.listener = listener;
+    this.maxQueue = config.maxQueue;
+    this.sweeper = setInterval(() => this.sweep(Date.now()), config.sweepInterval);
+    this.sweeper.unref();
+  }
+
+  close(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    this.sessions.clear();
+    this.index.clear();
+  }
+
+  createSession(clientId: string, expiresInMs: number): void {
+    this.sessions.set(clientId, new MemorySession(clientId, Date.now() + expiresInMs));
+  }
+
+  destroySession(clientId: string, _reason: SessionRemovedReason): boolean {
+    const s = this.sessions.get(clientId);
+    if (!s) return false;
+    this.remove(s);
+    return true;
+  }
+
+  hasSession(clientId: string): boolean {
+    return this.sessions.has(clientId);
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  beginConnect(clientId: string, hold: boolean): ConnectResult | null {
+    const s = this.sessions.get(clientId);
+    if (!s) return null;
+    s.expiresAt = 0;
+    if (!s.connected) {
+      s.connected = true;
+      if (s.queue === null) return NOT_CONNECTED;
+      const messages = s.queue;
+      s.queue = null;
+      return { first: true, messages, held: false };
+    }
+    if (s.queue !== null) {
+      const messages = s.queue;
+      s.queue = null;
+      return { first: false, messages, held: false };
+    }
+    if (hold) {
+      s.held = true;
+      return HELD;
+    }
+    return AGAIN_EMPTY;
+  }
+
+  endConnect(clientId: string, expiresInMs: number, take: boolean): string[] | null {
+    const s = this.sessions.get(clientId);
+    if (!s) return null;
+    s.held = false;
+    s.expiresAt = Date.now() + expiresInMs;
+    if (!take || s.queue === null) return EMPTY;
+    const messages = s.queue;
+    s.queue = null;
+    return messages;
+  }
+
+  takeQueued(clientId: string): string[] | null {
+    const s = this.sessions.get(clientId);
+    if (!s || s.queue === null) return null;
+    const messages = s.queue;
+    s.queue = null;
+    return messages;
+  }
+
+  requeue(clientId: string, payloads: string[]): void {
+    const s = this.sessions.get(clientId);
+    if (!s || payloads.length === 0) return;
+    s.queue = s.queue === null ? payloads.slice() : payloads.concat(s.queue);
+    this.trim(s);
+    if (s.held) this.listener?.wake(s.id);
+  }
+
+  subscribe(clientId: string, channels: readonly string[], max: number): SubscribeResult {
+    const s = this.sessions.get(clientId);
+    if (!s) return 'unknown-session';
+    const subs = (s.subs ??= new Set());
+    let added = 0;
+    for (const c of channels) if (!subs.has(c)) added++;
+    if (subs.size + added > max) return 'limit';
+    for (const c of channels) {
+      if (subs.has(c)) continue;
+      subs.add(c);
+      let set = this.index.get(c);
+      if (!set) this.index.set(c, (set = new Set()));
+      set.add(s);
+    }
+    return 'ok';
+  }
+
+  unsubscribe(clientId: string, channels: readonly string[]): boolean {
+    const s = this.sessions.get(clientId);
+    if (!s) return false;
+    if (s.subs) for (const c of channels) if (s.subs.delete(c)) this.unindex(c, s);
+    return true;
+  }
+
+  subscriptions(clientId: string): string[] | null {
+    const s = this.sessions.get(clientId);
+    if (!s) return null;
+    return s.subs ? [...s.subs] : [];
+  }
+
+  publish(channel: string, payload: string, exclude?: string): number {
+    // Union of the exact and wildcard sets, one copy per session. The common case (one
+    // non-empty set) iterates that set directly, without building a union.
+    let first: Set<MemorySession> | undefined;
+    let union: Set<MemorySession> | undefined;
+    for (const key of expandChannel(channel)) {
+      const set = this.index.get(key);
+      if (set === undefined || set.size === 0) continue;
+      if (first === undefined) first = set;
+      else {
+        union ??= new Set(first);
+        for (const s of set) union.add(s);
+      }
+    }
+    const targets = union ?? first;
+    if (targets === undefined) return 0;
+    let n = 0;
+    for (const s of targets) {
+      if (s.id === exclude) continue;
+      this.enqueue(s, payload);
+      n++;
+    }
+    return n;
+  }
+
+  deliver(clientId: string, payload: string): boolean {
+    const s = this.sessions.get(clientId);
+    if (!s) return false;
+    this.enqueue(s, payload);
+    return true;
+  }
+
+  private enqueue(s: MemorySession, payload: string): void {
+    if (s.queue === null) s.queue = [payload];
+    else {
+      s.queue.push(payload);
+      if (s.queue.length > this.maxQueue) this.trim(s);
+    }
+    if (s.held) this.listener!.wake(s.id);
+  }
+
+  private trim(s: MemorySession): void {
+    const over = s.queue!.length - this.maxQueue;
+    if (over <= 0) return;
+    s.queue!.splice(0, over);
+    debug('session %s queue full: dropped %d', s.id, over);
+    this.listener?.queueOverflow(s.id, over);
+  }
+
+  private sweep(now: number): void {
+    for (const s of this.sessions.values()) {
+      if (s.expiresAt !== 0 && s.expiresAt <= now) {
+        debug('session %s expired', s.id);
+        this.remove(s);
+        this.listener?.sessionRemoved(s.id, 'timeout');
+      }
+    }
+  }
+
+  private remove(s: MemorySession): void {
+    this.sessions.delete(s.id);
+    if (s.subs) for (const c of s.subs) this.unindex(c, s);
+    s.subs = null;
+    s.queue = null;
+  }
+
+  private unindex(channel: string, s: MemorySession): void {
+    const set = this.index.get(channel);
+    if (!set) return;
+    set.delete(s);
+    if (set.size === 0) this.index.delete(channel);
+  }
+}
+
+const EMPTY: string[] = [];
+
+/** Creates the in-memory engine (the server's default). */
+export function memoryEngine(): Engine {
+  return new MemoryEngine();
+}

@@ -1,0 +1,76 @@
+/**
+ * The Bayeux message schema, declared once with zod; the TypeScript types are inferred
+ * from it. Unknown fields are kept (clients and extensions add their own).
+ */
+import { z } from 'zod';
+
+/** Client-sent or server-sent advice. */
+export const AdviceSchema = z.looseObject({
+  reconnect: z.enum(['retry', 'handshake', 'none']).optional(),
+  interval: z.number().finite().optional(),
+  timeout: z.number().finite().nonnegative().optional(),
+  maxInterval: z.number().finite().optional(),
+  'multiple-clients': z.boolean().optional(),
+  hosts: z.array(z.string()).optional(),
+});
+
+/** Message ids are opaque; numbers are accepted and turned into strings, as CometD does. */
+const IdSchema = z
+  .union([z.string().max(256), z.number().finite()])
+  .transform((v) => (typeof v === 'number' ? String(v) : v));
+
+/** One inbound message as received from a client. `channel` is checked by the grammar later. */
+export const MessageSchema = z.looseObject({
+  channel: z.string(),
+  id: IdSchema.optional(),
+  clientId: z.string().max(256).optional(),
+  data: z.unknown().optional(),
+  ext: z.record(z.string(), z.unknown()).optional(),
+  advice: AdviceSchema.optional(),
+  version: z.union([z.string().max(64), z.number()]).optional(),
+  minimumVersion: z.union([z.string().max(64), z.number()]).optional(),
+  supportedConnectionTypes: z.array(z.string().max(64)).max(32).optional(),
+  connectionType: z.string().max(64).optional(),
+  subscription: z.unknown().optional(),
+  successful: z.boolean().optional(),
+  error: z.string().optional(),
+});
+
+/** An inbound message after schema validation. */
+export type Message = z.infer<typeof MessageSchema>;
+/** Advice as sent or received. */
+export type Advice = z.infer<typeof AdviceSchema>;
+
+/** A reply the server writes for a meta message or a publish. */
+export interface Reply {
+  channel: string;
+  successful: boolean;
+  id?: string;
+  clientId?: string;
+  error?: string;
+  advice?: Advice;
+  subscription?: unknown;
+  ext?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+/** A message delivered to a client: always has `data`. */
+export interface Delivery {
+  channel: string;
+  data: unknown;
+  id?: string;
+  ext?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+/**
+ * Validates one raw message. Returns the typed message, or a short description of the
+ * first problem (used in the `405` error reply).
+ */
+export function validateMessage(raw: unknown): { ok: true; message: Message } | { ok: false; problem: string } {
+  const r = MessageSchema.safeParse(raw);
+  if (r.success) return { ok: true, message: r.data };
+  const issue = r.error.issues[0];
+  const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'message';
+  return { ok: false, problem: `${where}_invalid` };
+}

@@ -1,0 +1,80 @@
+/**
+ * Server-side channels: where app code publishes and listens. A listener on `/chat/*` or
+ * `/chat/**` also hears messages published to the channels they match; wildcard listeners
+ * run first (widest first), the exact channel's last, as in CometD.
+ */
+import { expandChannel, type ChannelInfo } from './channel-name.js';
+import { BayeuxErrorException, Errors, type BayeuxError } from './errors.js';
+import type { Message } from './message.js';
+import type { BayeuxServer, PublishOptions } from './server.js';
+import type { ServerSession } from './server-session.js';
+
+/**
+ * Called for each message a client publishes to the channel (or a channel the pattern
+ * matches). Return `false` to delete the message (the sender gets `404::message_deleted`),
+ * or throw a {@link BayeuxErrorException} to refuse it with that error. On `/service/`
+ * channels this is how requests are answered: `session.deliver(...)`.
+ */
+export type MessageListener = (message: Message, session: ServerSession) => boolean | void | Promise<boolean | void>;
+
+/** A channel as app code sees it. Get one with `server.channel(name)`. */
+export class ServerChannel {
+  /** @internal */ readonly listeners: MessageListener[] = [];
+
+  /** @internal */
+  constructor(
+    private readonly server: BayeuxServer,
+    /** The channel name or pattern. */
+    readonly name: string,
+    private readonly info: ChannelInfo,
+  ) {}
+
+  /** `meta`, `service` or `broadcast`. */
+  get kind(): ChannelInfo['kind'] {
+    return this.info.kind;
+  }
+
+  /** True for `*` and `**` patterns. */
+  get isWildcard(): boolean {
+    return this.info.wildcard !== null;
+  }
+
+  /** Publishes to this (concrete, broadcast) channel from app code. */
+  publish(data: unknown, options?: PublishOptions): Promise<number> {
+    return this.server.publish(this.name, data, options);
+  }
+
+  /** Adds a listener for client publishes; returns a function that removes it. */
+  onMessage(listener: MessageListener): () => void {
+    this.listeners.push(listener);
+    return () => this.removeListener(listener);
+  }
+
+  /** Removes a listener added with {@link onMessage}. */
+  removeListener(listener: MessageListener): void {
+    const i = this.listeners.indexOf(listener);
+    if (i >= 0) this.listeners.splice(i, 1);
+    if (this.listeners.length === 0 && this.server.channels.get(this.name) === this) this.server.channels.delete(this.name);
+  }
+}
+
+/** Runs the listeners matching the message's channel; an error to refuse it, or null. */
+export async function runChannelListeners(server: BayeuxServer, message: Message, clientId: string): Promise<BayeuxError | null> {
+  const keys = expandChannel(message.channel);
+  let session: ServerSession | undefined;
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const ch = server.channels.get(keys[i]!);
+    if (!ch || ch.listeners.length === 0) continue;
+    session ??= server.session(clientId);
+    for (const listener of ch.listeners.slice()) {
+      try {
+        if ((await listener(message, session)) === false) return Errors.messageDeleted();
+      } catch (err) {
+        if (err instanceof BayeuxErrorException) return err.bayeux;
+        server.reportError(err);
+        return Errors.internal();
+      }
+    }
+  }
+  return null;
+}

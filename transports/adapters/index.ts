@@ -1,0 +1,93 @@
+/**
+ * Thin adapters for web frameworks: each hands (req, res) to the one HTTP handler and
+ * knows its framework, nothing else.
+ */
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { BayeuxServer } from '../../lib/server.js';
+import { createHandler, type BayeuxHandler, type HandlerOptions } from '../http-handler.js';
+
+/**
+ * Express middleware. Mount it on the path: `app.use('/cometd', expressMiddleware(bayeux))`.
+ * Works with or without a body parser in front.
+ */
+export function expressMiddleware(server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
+  return createHandler(server, options);
+}
+
+/** Connect middleware: `app.use('/cometd', connectMiddleware(bayeux))`. */
+export const connectMiddleware = expressMiddleware;
+
+/** The part of a Koa context the adapter uses (no dependency on Koa's types). */
+interface KoaLikeContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  respond?: boolean;
+  request: { body?: unknown };
+}
+
+/**
+ * Koa middleware: `app.use(koaMiddleware(bayeux, { path: '/cometd' }))`. Requests under
+ * the path are answered by Bayeux (Koa's own response is switched off); others go on.
+ */
+export function koaMiddleware(server: BayeuxServer, options: HandlerOptions = {}) {
+  const handler = createHandler(server, options);
+  return async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
+    if (!handler.matches(ctx.req.url)) {
+      await next();
+      return;
+    }
+    ctx.respond = false;
+    // A body parser that ran before us leaves the body on ctx.request.
+    if (ctx.request.body !== undefined && (ctx.req as { body?: unknown }).body === undefined) {
+      (ctx.req as { body?: unknown }).body = ctx.request.body;
+    }
+    handler(ctx.req, ctx.res);
+  };
+}
+
+/** The part of a Fastify instance the adapter uses. */
+interface FastifyLike {
+  addHook(
+    name: 'onRequest',
+    hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }, done: () => void) => void,
+  ): unknown;
+}
+
+/**
+ * Fastify plugin: `fastify.register(fastifyPlugin(bayeux), { path: '/cometd' })`. It takes
+ * requests under the path before Fastify routes or parses them (so any body type works).
+ */
+export function fastifyPlugin(server: BayeuxServer, options: Omit<HandlerOptions, 'path'> = {}) {
+  const plugin = (fastify: FastifyLike, opts: { path?: string }, done: (err?: Error) => void): void => {
+    const handler = createHandler(server, { ...options, path: opts.path ?? '/cometd' });
+    fastify.addHook('onRequest', (request, reply, next) => {
+      if (!handler.matches(request.raw.url)) return next();
+      reply.hijack();
+      handler(request.raw, reply.raw);
+    });
+    done();
+  };
+  // Not encapsulated (what fastify-plugin does): the hook must see every request, 404s included.
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return plugin;
+}
+
+/**
+ * Plain node:http: takes requests under `options.path` (default `/cometd`) on an existing
+ * server and passes every other request to the listeners it already had.
+ */
+export function attachToServer(httpServer: HttpServer, server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
+  const handler = createHandler(server, { ...options, path: options.path ?? '/cometd' });
+  const others = httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  httpServer.removeAllListeners('request');
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (handler.matches(req.url)) return handler(req, res);
+    if (others.length === 0) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('404 not found\n');
+      return;
+    }
+    for (const l of others) l.call(httpServer, req, res);
+  });
+  return handler;
+}

@@ -1,0 +1,63 @@
+/**
+ * The {@link Exchange} of one HTTP request: request context for the core, and the
+ * response writer the transport supplies (JSON body, JSONP script, …).
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Exchange, RequestContext } from '../lib/exchange.js';
+import type { BayeuxServer } from '../lib/server.js';
+import { writeHttpError } from './http-errors.js';
+
+/** Writes a complete response from serialized messages. */
+export type ResponseWriter = (res: ServerResponse, parts: readonly string[]) => void;
+
+/** One request/response pair; it is its own request context (no extra allocation). */
+export class HttpExchange implements Exchange, RequestContext {
+  held: object | null = null;
+  private done = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly connectionType: string,
+    readonly piggyback: boolean,
+    private readonly writer: ResponseWriter,
+  ) {}
+
+  get context(): RequestContext {
+    return this;
+  }
+  get headers(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+  get remoteAddress(): string | undefined {
+    return this.req.socket.remoteAddress;
+  }
+  get url(): string {
+    return this.req.url ?? '';
+  }
+
+  get open(): boolean {
+    if (this.done) return false;
+    const socket = this.res.socket;
+    return !this.res.destroyed && (socket === null || !socket.destroyed);
+  }
+
+  send(parts: readonly string[]): void {
+    if (this.done) return;
+    this.done = true;
+    this.writer(this.res, parts);
+  }
+
+  fail(status: 400 | 413 | 415 | 503, message: string): void {
+    if (this.done) return;
+    this.done = true;
+    writeHttpError(this.res, status, message);
+  }
+
+  /** Starts watching for the client going away while a connect is held. */
+  watch(server: BayeuxServer): void {
+    this.res.once('close', () => {
+      if (this.held !== null) server.exchangeClosed(this);
+    });
+  }
+}

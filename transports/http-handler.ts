@@ -1,0 +1,60 @@
+/**
+ * The one HTTP entry point: `(req, res, next?)`, usable as a node:http listener, Connect
+ * or Express middleware, and wrapped by the Koa and Fastify adapters. It matches the
+ * mount path (any sub-path, as the CometD client appends `/handshake`, `/connect`, …) and
+ * hands the request to the first transport that accepts it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BayeuxServer } from '../lib/server.js';
+import { writeHttpError } from './http-errors.js';
+import { longPolling } from './long-polling.js';
+import type { Transport } from './transport.js';
+
+/** Options for {@link createHandler}. */
+export interface HandlerOptions {
+  /**
+   * Mount path such as `/cometd`: the handler takes that path and everything under it and
+   * calls `next` (or answers 404) for the rest. Leave unset when the framework already
+   * routes by path (`app.use('/cometd', handler)`).
+   */
+  path?: string;
+  /** Transports in order of preference. Default: long-polling. */
+  transports?: Transport[];
+}
+
+/** A request handler; `next` is called for requests outside the mount path. */
+export type BayeuxHandler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void) & {
+  /** True when `url` falls under the mount path. */
+  matches(url: string | undefined): boolean;
+};
+
+/** Returns a matcher for `path` and its sub-paths (query strings ignored). */
+export function pathMatcher(path: string | undefined): (url: string | undefined) => boolean {
+  if (path === undefined || path === '' || path === '/') return () => true;
+  const base = path.endsWith('/') ? path.slice(0, -1) : path;
+  return (url) => {
+    if (url === undefined || !url.startsWith(base)) return false;
+    const c = url.charCodeAt(base.length);
+    return Number.isNaN(c) || c === 47 /* / */ || c === 63 /* ? */;
+  };
+}
+
+/** Creates the HTTP handler for a server and registers its transports' connection types. */
+export function createHandler(server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
+  const transports = options.transports ?? [longPolling()];
+  for (const t of transports) server.registerConnectionType({ name: t.connectionType, aliases: t.aliases ?? [] });
+  const matches = pathMatcher(options.path);
+  const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
+    if (!matches(req.url)) {
+      if (next) next();
+      else writeHttpError(res, 404, 'not found');
+      return;
+    }
+    for (const t of transports) {
+      if (t.accepts(req)) return t.handle(req, res, server);
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') writeHttpError(res, 400, 'unknown Bayeux transport (a GET needs message and jsonp parameters)');
+    else writeHttpError(res, 405, `method ${req.method} not allowed`);
+  };
+  return Object.assign(handler, { matches });
+}

@@ -1,0 +1,80 @@
+/**
+ * long-polling: POSTed batches, answered with a JSON array (HTTP 200, never empty).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import createDebug from 'debug';
+import { joinMessages } from '../lib/serialize.js';
+import type { BayeuxServer } from '../lib/server.js';
+import { HttpExchange } from './http-exchange.js';
+import { HttpError, writeHttpError } from './http-errors.js';
+import { parseBody, parsePreParsed } from './parse-batch.js';
+import { readBody } from './read-body.js';
+import type { Transport } from './transport.js';
+
+const debug = createDebug('bayeux:transport:long-polling');
+
+/** Options for {@link longPolling}. */
+export interface LongPollingOptions {
+  /** Let queued deliveries ride on responses to requests other than `/meta/connect`. Default true. */
+  piggyback?: boolean;
+}
+
+const JSON_TYPE = 'application/json;charset=UTF-8';
+
+/** Writes a JSON array with one `writeHead` (headers as a flat list: the cheapest form). */
+export function writeJson(res: ServerResponse, parts: readonly string[]): void {
+  const body = joinMessages(parts);
+  res.writeHead(200, [
+    'Content-Type',
+    JSON_TYPE,
+    'Cache-Control',
+    'no-cache, no-store',
+    'Content-Length',
+    String(Buffer.byteLength(body)),
+  ]);
+  res.end(body);
+}
+
+/** Hands a parsed batch to the core and watches the exchange if the core holds it. */
+export function dispatch(server: BayeuxServer, exchange: HttpExchange, batch: unknown[], bytes: number): void {
+  server.process(batch, exchange, bytes).then(
+    () => {
+      if (exchange.held !== null) exchange.watch(server);
+    },
+    (err: unknown) => {
+      // process() turns failures into replies; this is a last line of defence.
+      server.reportError(err);
+      exchange.fail(400, 'request could not be processed');
+    },
+  );
+}
+
+class LongPollingTransport implements Transport {
+  readonly connectionType = 'long-polling';
+  readonly aliases = ['long-polling-json-encoded', 'long-polling-form-encoded', 'cross-origin-long-polling'];
+  constructor(private readonly piggyback: boolean) {}
+
+  accepts(req: IncomingMessage): boolean {
+    return req.method === 'POST';
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer): void {
+    readBody(req, server.options.maxBodyBytes, (err, body) => {
+      if (err) return writeHttpError(res, err.status, err.message, err.status === 413);
+      let batch: unknown[];
+      try {
+        batch = body!.kind === 'text' ? parseBody(body!.text, req.headers['content-type']) : parsePreParsed(body!.value);
+      } catch (e) {
+        if (e instanceof HttpError) return writeHttpError(res, e.status, e.message);
+        debug('unexpected parse failure: %O', e);
+        return writeHttpError(res, 400, 'malformed request');
+      }
+      dispatch(server, new HttpExchange(req, res, this.connectionType, this.piggyback, writeJson), batch, body!.bytes);
+    });
+  }
+}
+
+/** Creates the long-polling transport. */
+export function longPolling(options: LongPollingOptions = {}): Transport {
+  return new LongPollingTransport(options.piggyback ?? true);
+}

@@ -1,0 +1,18 @@
+/**
+ * The transport interface. A transport turns HTTP requests it accepts into batches for
+ * the protocol core and writes what the core answers; it knows nothing of channels.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BayeuxServer } from '../lib/server.js';
+
+/** A pluggable transport (long-polling, callback-polling, iframe, …). */
+export interface Transport {
+  /** The connection type advertised in `supportedConnectionTypes`. */
+  readonly connectionType: string;
+  /** Other connection-type names clients use for this transport. */
+  readonly aliases?: readonly string[];
+  /** Whether this transport handles the request (method, parameters, headers). */
+  accepts(req: IncomingMessage): boolean;
+  /** Handles an accepted request to the end, answering through `res`. */
+  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer): void;
+}
