@@ -75,7 +75,7 @@ export async function processBatch(
   for (const raw of batch) {
     const reply = await processOne(server, raw as { channel: string }, state, measure);
     if (reply === null) return; // held: the held-connect registry answers later
-    replies.push(JSON.stringify(reply));
+    replies.push(serializeReply(reply));
   }
 
   if (state.sessionId !== null && exchange.piggyback) {
@@ -104,7 +104,7 @@ async function processOne(
     return failure({ id, channel: raw.channel }, Errors.fieldInvalid(checked.problem));
   }
   const message = checked.message;
-  if (measure && Buffer.byteLength(JSON.stringify(raw)) > server.options.maxMessageBytes) {
+  if (measure && !fitsIn(raw, server.options.maxMessageBytes)) {
     return failure(message, Errors.messageTooLarge(server.options.maxMessageBytes));
   }
   const info = parseChannel(message.channel);
@@ -119,8 +119,38 @@ async function processOne(
     return await handlePublish(server, message, state);
   } catch (err) {
     if (err instanceof BayeuxErrorException) return failure(message, err.bayeux);
+    // Client data nested too deeply for JSON.stringify (a publish's data or ext): the client's fault.
+    if (isStackOverflow(err)) return failure(message, Errors.fieldInvalid('message_too_deep'));
     debug('message on %s failed: %O', message.channel, err);
     server.reportError(err);
     return failure(message, Errors.internal());
+  }
+}
+
+function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && /call stack/i.test(err.message);
+}
+
+/** Whether a message serializes within `max` bytes; one nested too deeply to serialize does not. */
+function fitsIn(raw: unknown, max: number): boolean {
+  try {
+    return Buffer.byteLength(JSON.stringify(raw)) <= max;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A reply as JSON. Only an echoed client value can make this fail (a `subscription` nested
+ * too deeply to serialize, already refused); the reply then goes without the echo, so the
+ * rest of the batch is still answered.
+ */
+function serializeReply(reply: Reply): string {
+  try {
+    return JSON.stringify(reply);
+  } catch (err) {
+    if (!isStackOverflow(err)) throw err;
+    const { subscription: _dropped, ...rest } = reply;
+    return JSON.stringify(rest);
   }
 }

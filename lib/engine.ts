@@ -10,7 +10,8 @@
  * Every method may return a value or a promise: the in-memory engine answers
  * synchronously and so does not pay for the abstraction; a networked engine returns
  * promises. Payloads are pre-serialized JSON strings: a message is serialized once, and
- * the engine only moves strings.
+ * the engine only moves strings. Arrays an engine returns belong to the caller, which may
+ * change them (the core appends the connect reply in place).
  */
 
 /** A value or a promise of it. */

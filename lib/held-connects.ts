@@ -144,6 +144,7 @@ export class HeldConnects {
       if (messages.length > 0) this.settle(this.config.engine.requeue(h.clientId, messages));
       return;
     }
+    // Arrays taken from the engine are ours (see Engine): append in place, no copy per delivery.
     if (before !== undefined) messages.unshift(before);
     messages.push(this.config.connectReply(h.replyId, advice));
     h.exchange.send(messages);

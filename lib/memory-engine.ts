@@ -103,7 +103,7 @@ export class MemoryEngine implements Engine {
     if (!s) return null;
     s.held = false;
     s.expiresAt = Date.now() + expiresInMs;
-    if (!take || s.queue === null) return EMPTY;
+    if (!take || s.queue === null) return [];
     const messages = s.queue;
     s.queue = null;
     return messages;
@@ -228,8 +228,6 @@ export class MemoryEngine implements Engine {
     if (set.size === 0) this.index.delete(channel);
   }
 }
-
-const EMPTY: string[] = [];
 
 /** Creates the in-memory engine (the server's default). */
 export function memoryEngine(): Engine {

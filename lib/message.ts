@@ -6,7 +6,8 @@ import { z } from 'zod';
 
 /** Client-sent or server-sent advice. */
 export const AdviceSchema = z.looseObject({
-  reconnect: z.enum(['retry', 'handshake', 'none']).optional(),
+  // Any string: clients only hint, and old drafts used values such as `recover`.
+  reconnect: z.string().max(32).optional(),
   interval: z.number().finite().optional(),
   timeout: z.number().finite().nonnegative().optional(),
   maxInterval: z.number().finite().optional(),

@@ -5,6 +5,7 @@
  */
 import { expandChannel, type ChannelInfo } from './channel-name.js';
 import { BayeuxErrorException, Errors, type BayeuxError } from './errors.js';
+import type { RequestContext } from './exchange.js';
 import type { Message } from './message.js';
 import type { BayeuxServer, PublishOptions } from './server.js';
 import type { ServerSession } from './server-session.js';
@@ -12,10 +13,16 @@ import type { ServerSession } from './server-session.js';
 /**
  * Called for each message a client publishes to the channel (or a channel the pattern
  * matches). Return `false` to delete the message (the sender gets `404::message_deleted`),
- * or throw a {@link BayeuxErrorException} to refuse it with that error. On `/service/`
- * channels this is how requests are answered: `session.deliver(...)`.
+ * or throw a {@link BayeuxErrorException} to refuse it with that error. A listener may change
+ * `message.data` before it is broadcast. `context` is the request the message came with
+ * (headers, remote address). On `/service/` channels this is how requests are answered:
+ * `session.deliver(message.channel, answer, { id: message.id })`.
  */
-export type MessageListener = (message: Message, session: ServerSession) => boolean | void | Promise<boolean | void>;
+export type MessageListener = (
+  message: Message,
+  session: ServerSession,
+  context: RequestContext,
+) => boolean | void | Promise<boolean | void>;
 
 /** A channel as app code sees it. Get one with `server.channel(name)`. */
 export class ServerChannel {
@@ -59,7 +66,12 @@ export class ServerChannel {
 }
 
 /** Runs the listeners matching the message's channel; an error to refuse it, or null. */
-export async function runChannelListeners(server: BayeuxServer, message: Message, clientId: string): Promise<BayeuxError | null> {
+export async function runChannelListeners(
+  server: BayeuxServer,
+  message: Message,
+  clientId: string,
+  context: RequestContext,
+): Promise<BayeuxError | null> {
   const keys = expandChannel(message.channel);
   let session: ServerSession | undefined;
   for (let i = keys.length - 1; i >= 0; i--) {
@@ -68,7 +80,7 @@ export async function runChannelListeners(server: BayeuxServer, message: Message
     session ??= server.session(clientId);
     for (const listener of ch.listeners.slice()) {
       try {
-        if ((await listener(message, session)) === false) return Errors.messageDeleted();
+        if ((await listener(message, session, context)) === false) return Errors.messageDeleted();
       } catch (err) {
         if (err instanceof BayeuxErrorException) return err.bayeux;
         server.reportError(err);

@@ -26,7 +26,9 @@ export async function handleHandshake(server: BayeuxServer, message: Message, st
   }
   const clientId = newClientId();
   await server.engine.createSession(clientId, server.options.interval + server.options.maxInterval);
-  state.sessionId = clientId;
+  // state.sessionId stays unset: nothing piggy-backs on a handshake response. The reply must
+  // come first and alone (dojox reads element [0]; CometD-JS expects no mail before its first
+  // connect); mail queued meanwhile (by a handshake listener) goes out with the first connect.
   const types = server.connectionTypes.length > 0 ? server.connectionTypes : [state.exchange.connectionType];
   if (server.listenerCount('handshake') > 0) server.emit('handshake', server.session(clientId), message);
   return success(message, {

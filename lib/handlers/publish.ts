@@ -18,7 +18,7 @@ export async function handlePublish(server: BayeuxServer, message: Message, stat
   state.sessionId = clientId;
   const channel = message.channel;
   if (server.channels.size > 0) {
-    const verdict = await runChannelListeners(server, message, clientId);
+    const verdict = await runChannelListeners(server, message, clientId, state.exchange.context);
     if (verdict !== null) return failure(message, verdict);
   }
   if (channel.startsWith('/service/')) return success(message);

@@ -1,0 +1,153 @@
+/**
+ * The real Faye 1.4 Node client (CommonJS `faye`), with promise helpers for specs.
+ *
+ * Faye handshakes lazily (on the first connect, subscribe or publish) and exposes neither
+ * its client id nor its state; an incoming extension records every successful handshake
+ * reply (public API), and `state` reads the client's internal `_state` field.
+ *
+ * The client probes WebSocket even when the server does not offer it (an upgrade request
+ * per handshake); our server offers long-polling only, so each client disables it.
+ */
+import Faye from 'faye';
+import { Inbox, WAIT_MS, deferred, withTimeout } from './wait.js';
+
+export type FayeMessage = Faye.FayeMessage;
+/** What a Faye subscriber sees of a message. */
+export interface Delivered {
+  channel: string;
+  data: unknown;
+}
+
+/** A subscription made through {@link FayeClient.subscribe}. */
+export interface SubscriptionHandle {
+  /** Unsubscribes (Faye sends `/meta/unsubscribe` once no local subscriber is left; no reply callback). */
+  cancel(): void;
+}
+
+/** Faye's client states (its `_state` values). */
+const STATES = { 1: 'unconnected', 2: 'connecting', 3: 'connected', 4: 'disconnected' } as const;
+type FayeState = (typeof STATES)[keyof typeof STATES];
+
+/** The internals read or stopped here (no public API for them). */
+interface FayeInternals {
+  _state: keyof typeof STATES;
+  _advice: { reconnect: string };
+  _dispatcher: { close(): void };
+}
+
+const clients = new Set<FayeClient>();
+
+/** Disconnects every client created and not closed yet (for afterEach). */
+export async function closeAllFayeClients(): Promise<void> {
+  const all = [...clients];
+  clients.clear();
+  await Promise.all(all.map((c) => c.close()));
+}
+
+/** Faye rejects with its own error objects (`{ code, params, message }`), or with nothing. */
+function toError(what: string, reason: unknown): Error {
+  if (reason instanceof Error) return reason;
+  const r = reason as { code?: number; message?: string } | undefined;
+  return new Error(`${what} failed: ${r ? `${r.code ?? ''} ${r.message ?? JSON.stringify(r)}` : 'no reason given'}`);
+}
+
+function settle(thenable: Faye.Thenable<unknown>, what: string, ms: number): Promise<void> {
+  const d = deferred<void>();
+  thenable.then(
+    () => d.resolve(),
+    (reason) => d.reject(toError(what, reason)),
+  );
+  return withTimeout(d.promise, what, ms);
+}
+
+/** A Faye client for one spec. */
+export class FayeClient {
+  readonly client: Faye.Client;
+  /** Every successful handshake reply, in order (re-handshakes included). */
+  readonly handshakes = new Inbox<FayeMessage>();
+  /**
+   * Every delivery as it came off the wire (before the client fans it out to its local
+   * subscriptions), recorded by an incoming extension: one entry per message the server sent.
+   */
+  readonly wire = new Inbox<FayeMessage>();
+
+  /** `options.retry` (seconds between resends after a failed request) defaults to 0.1. */
+  constructor(url: string, options: Faye.ClientOptions = {}) {
+    this.client = new Faye.Client(url, { retry: 0.1, ...options });
+    this.client.disable('websocket');
+    this.client.addExtension({
+      incoming: (message, callback) => {
+        if (message.channel === '/meta/handshake' && message.successful) this.handshakes.push(message);
+        else if (!message.channel.startsWith('/meta/') && message.data !== undefined) this.wire.push(message);
+        callback(message);
+      },
+    });
+    clients.add(this);
+  }
+
+  /** The client id of the latest handshake, or null before the first. */
+  get clientId(): string | null {
+    const last = this.handshakes.items[this.handshakes.length - 1];
+    return typeof last?.clientId === 'string' ? last.clientId : null;
+  }
+
+  get state(): FayeState {
+    return STATES[(this.client as unknown as FayeInternals)._state];
+  }
+
+  /** Handshakes and connects; resolves with the client id. */
+  async connect(ms = WAIT_MS): Promise<string> {
+    const d = deferred<void>();
+    this.client.connect(() => d.resolve());
+    await withTimeout(d.promise, 'the Faye client to connect', ms);
+    return this.clientId!;
+  }
+
+  /** Deliveries received on the wire for `channel`. */
+  wireOn(channel: string): FayeMessage[] {
+    return this.wire.items.filter((m) => m.channel === channel);
+  }
+
+  /**
+   * Subscribes; resolves once the server acknowledged. `onMessage` gets the channel the
+   * message came on (it differs from `channel` for wildcards) and its data.
+   */
+  async subscribe(channel: string, onMessage: (m: Delivered) => void, ms = WAIT_MS): Promise<SubscriptionHandle> {
+    const sub = this.client.subscribe(channel).withChannel((ch, data) => onMessage({ channel: ch, data }));
+    await settle(sub, `the Faye subscribe to ${channel}`, ms);
+    // Not the Subscription itself: it is a thenable, which `await` would unwrap.
+    return { cancel: () => sub.cancel() };
+  }
+
+  /** Publishes; resolves once the server acknowledged. */
+  publish(channel: string, data: unknown, ms = WAIT_MS): Promise<void> {
+    return settle(this.client.publish(channel, data), `the Faye publish to ${channel}`, ms);
+  }
+
+  /** Disconnects; resolves once the server acknowledged (at once if not connected). */
+  async disconnect(ms = WAIT_MS): Promise<void> {
+    const p = this.client.disconnect();
+    if (p) await settle(p, 'the Faye disconnect reply', ms);
+  }
+
+  /**
+   * Disconnects, bounded, never throws (cleanup after each test). If the client is not
+   * connected or the server did not answer, it is stopped by hand: Faye would otherwise
+   * go on resending (every `retry` seconds, for ever) or re-handshaking.
+   */
+  async close(): Promise<void> {
+    clients.delete(this);
+    if (this.state === 'connected') {
+      try {
+        await this.disconnect(2000);
+        return;
+      } catch {
+        // fall through to the hard stop
+      }
+    }
+    const internals = this.client as unknown as FayeInternals;
+    internals._state = 4;
+    internals._advice.reconnect = 'none';
+    internals._dispatcher.close();
+  }
+}
