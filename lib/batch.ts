@@ -75,7 +75,7 @@ export async function processBatch(
   for (const raw of batch) {
     const reply = await processOne(server, raw as { channel: string }, state, measure);
     if (reply === null) return; // held: the held-connect registry answers later
-    replies.push(serializeReply(reply));
+    if (reply !== DROPPED) replies.push(serializeReply(reply));
   }
 
   if (state.sessionId !== null && exchange.piggyback) {
@@ -89,42 +89,88 @@ export async function processBatch(
     if (state.mail && state.sessionId) await server.engine.requeue(state.sessionId, state.mail);
     return;
   }
-  exchange.send(state.mail ? state.mail.concat(replies) : replies);
+  if (state.mail === null) return exchange.send(replies);
+  const mail = state.sessionId === null ? state.mail : await server.prepareMail(state.sessionId, state.mail);
+  exchange.send(mail.concat(replies));
 }
+
+/** Returned by {@link processOne} when an outgoing extension dropped the reply. */
+const DROPPED = Symbol('dropped');
 
 async function processOne(
   server: BayeuxServer,
   raw: { channel: string; id?: unknown },
   state: BatchState,
   measure: boolean,
-): Promise<Reply | null> {
+): Promise<Reply | null | typeof DROPPED> {
   const checked = validateMessage(raw);
   if (!checked.ok) {
     const id = typeof raw.id === 'string' ? raw.id : typeof raw.id === 'number' ? String(raw.id) : undefined;
     return failure({ id, channel: raw.channel }, Errors.fieldInvalid(checked.problem));
   }
-  const message = checked.message;
+  let message = checked.message;
   if (measure && !fitsIn(raw, server.options.maxMessageBytes)) {
     return failure(message, Errors.messageTooLarge(server.options.maxMessageBytes));
   }
+  let reply: Reply | null;
+  try {
+    if (server.extensions.hasIncoming || server.sessionExtensions.size > 0) {
+      const out = await runIncoming(server, message, state);
+      if (typeof out === 'string') reply = failure(message, { code: Number.parseInt(out, 10) || 400, error: out });
+      else if (out === null) reply = failure(message, Errors.messageDeleted());
+      else reply = await dispatch(server, (message = out), state);
+    } else {
+      reply = await dispatch(server, message, state);
+    }
+  } catch (err) {
+    if (err instanceof BayeuxErrorException) reply = failure(message, err.bayeux);
+    // Client data nested too deeply for JSON.stringify (a publish's data or ext): the client's fault.
+    else if (isStackOverflow(err)) reply = failure(message, Errors.fieldInvalid('message_too_deep'));
+    else {
+      debug('message on %s failed: %O', message.channel, err);
+      server.reportError(err);
+      reply = failure(message, Errors.internal());
+    }
+  }
+  if (reply === null) return null;
+  const to = typeof reply.clientId === 'string' ? reply.clientId : (message.clientId ?? null);
+  return (await server.outgoingReply(reply, to, state.exchange.context, message)) ?? DROPPED;
+}
+
+async function dispatch(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply | null> {
   const info = parseChannel(message.channel);
   if (info === null) return failure(message, Errors.channelInvalid(message.channel));
-  try {
-    if (info.kind === 'meta') {
-      const handler = metaHandlers[message.channel];
-      if (!handler) return failure(message, Errors.metaChannelUnknown(message.channel));
-      return await handler(server, message, state);
-    }
-    if (info.wildcard) return failure(message, Errors.wildcardPublish(message.channel));
-    return await handlePublish(server, message, state);
-  } catch (err) {
-    if (err instanceof BayeuxErrorException) return failure(message, err.bayeux);
-    // Client data nested too deeply for JSON.stringify (a publish's data or ext): the client's fault.
-    if (isStackOverflow(err)) return failure(message, Errors.fieldInvalid('message_too_deep'));
-    debug('message on %s failed: %O', message.channel, err);
-    server.reportError(err);
-    return failure(message, Errors.internal());
+  if (info.kind === 'meta') {
+    const handler = metaHandlers[message.channel];
+    if (!handler) return failure(message, Errors.metaChannelUnknown(message.channel));
+    return handler(server, message, state);
   }
+  if (info.wildcard) return failure(message, Errors.wildcardPublish(message.channel));
+  return handlePublish(server, message, state);
+}
+
+/**
+ * Incoming hooks, server-wide then the session's own. The message to process, null when
+ * a hook deleted it, or the error string a hook set on it.
+ */
+async function runIncoming(server: BayeuxServer, message: Message, state: BatchState): Promise<Message | null | string> {
+  const clientId = message.clientId;
+  const context = {
+    server,
+    session: clientId === undefined ? null : server.session(clientId),
+    request: state.exchange.context,
+  };
+  const before = message.error;
+  let current: Message | null = message;
+  if (server.extensions.hasIncoming) current = await server.extensions.incoming(current, context);
+  const own = clientId === undefined ? undefined : server.sessionExtensions.get(clientId);
+  if (current !== null && own?.hasIncoming && !changedError(current, before)) current = await own.incoming(current, context);
+  if (current !== null && changedError(current, before)) return current.error!;
+  return current;
+}
+
+function changedError(message: Message, before: string | undefined): boolean {
+  return typeof message.error === 'string' && message.error !== before;
 }
 
 function isStackOverflow(err: unknown): boolean {

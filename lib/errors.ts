@@ -50,6 +50,8 @@ export const Errors = {
   publishDenied: (channel: string) => make(403, channel, 'publish_denied'),
   /** 403: a `/meta/` channel that is not one of the protocol's five. */
   metaChannelUnknown: (channel: string) => make(403, channel, 'channel_create_denied'),
+  /** 403: the security policy or an authorizer refused (`reason` says which). */
+  denied: (operation: 'create' | 'subscribe' | 'publish', reason: string) => make(403, reason, `${operation}_denied`),
   /** 403: `subscription` field missing. */
   subscriptionMissing: () => make(403, '', 'subscription_missing'),
   /** 403: `subscription` neither a string nor an array of strings. */

@@ -11,6 +11,7 @@
 import createDebug from 'debug';
 import { isPromise, type Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
+import type { Message } from './message.js';
 import { HoldTimer, type Timed, type TimedList } from './hold-timer.js';
 
 const debug = createDebug('bayeux:held-connects');
@@ -28,18 +29,28 @@ export class HeldConnect implements Timed {
     readonly exchange: Exchange,
     /** Held forever and never answered (an in-process client): mail is handed over and the hold stays. */
     readonly persistent = false,
+    /** The connect message, kept only when outgoing extensions will want to see what the reply answers. */
+    readonly request: Message | null = null,
   ) {}
 }
 
-/** Builds the serialized reply of a connect. */
-export type ConnectReplyWriter = (replyId: string | undefined, advice?: string) => string;
+/**
+ * Builds the response of a held connect: `before` (if any), the mail, then the connect
+ * reply with `advice` (serialized) or the server's. Async only when extensions must see it.
+ */
+export type ConnectResponseComposer = (
+  h: HeldConnect,
+  mail: string[],
+  advice?: string,
+  before?: string,
+) => string[] | Promise<string[]>;
 
 /** Settings the manager needs from the server. */
 export interface HeldConnectsConfig {
   readonly engine: Engine;
   /** ms a session lives after a connect reply when no new connect arrives. */
   readonly expiresInMs: () => number;
-  readonly connectReply: ConnectReplyWriter;
+  readonly compose: ConnectResponseComposer;
   /** Reports engine failures (logged by the server). */
   readonly onError: (err: unknown) => void;
 }
@@ -144,10 +155,12 @@ export class HeldConnects {
       if (messages.length > 0) this.settle(this.config.engine.requeue(h.clientId, messages));
       return;
     }
-    // Arrays taken from the engine are ours (see Engine): append in place, no copy per delivery.
-    if (before !== undefined) messages.unshift(before);
-    messages.push(this.config.connectReply(h.replyId, advice));
-    h.exchange.send(messages);
+    this.send(h, this.config.compose(h, messages, advice, before));
+  }
+
+  private send(h: HeldConnect, parts: string[] | Promise<string[]>): void {
+    if (isPromise(parts)) parts.then((p) => h.exchange.send(p), this.config.onError);
+    else h.exchange.send(parts);
   }
 
   /** The held exchange closed before it was answered (the client went away). */
@@ -165,9 +178,7 @@ export class HeldConnects {
   supersede(h: HeldConnect, advice?: string, before?: string): void {
     this.forget(h);
     if (h.persistent || !h.exchange.open) return;
-    const parts = [this.config.connectReply(h.replyId, advice)];
-    if (before !== undefined) parts.unshift(before);
-    h.exchange.send(parts);
+    this.send(h, this.config.compose(h, [], advice, before));
   }
 
   /** Answers every hold (server shutdown) with `advice`. */

@@ -19,6 +19,9 @@ export type {
 } from './engine.js';
 export type { Exchange, RequestContext } from './exchange.js';
 export { Errors, BayeuxErrorException, type BayeuxError } from './errors.js';
+export type { Extension, ExtensionContext, OutgoingMessage } from './extension.js';
+export type { SecurityPolicy, PolicyContext, Authorizer, AuthorizerResult, Operation } from './security.js';
+export { timesyncExtension } from '../extensions/timesync.js';
 export { MessageSchema, AdviceSchema, validateMessage } from './message.js';
 export type { Message, Advice, Reply, Delivery } from './message.js';
 export { parseChannel, expandChannel, channelMatches, META, type ChannelInfo, type ChannelKind } from './channel-name.js';

@@ -3,6 +3,8 @@
  */
 import { z } from 'zod';
 import type { Engine } from './engine.js';
+import type { Advice } from './message.js';
+import type { SecurityPolicy } from './security.js';
 
 /** Options for {@link BayeuxServer}. Every limit has a safe default. */
 export interface BayeuxServerOptions {
@@ -26,6 +28,19 @@ export interface BayeuxServerOptions {
   maxSubscriptionsPerSession?: number;
   /** The state engine (sessions, subscriptions, queues). Default: an in-memory engine. */
   engine?: Engine;
+  /** Who may handshake, subscribe and publish. Default: everyone (meta channels excepted). */
+  policy?: SecurityPolicy;
+  /**
+   * Advice sent with a refused handshake. Default `{ reconnect: 'none' }`: the client stops
+   * rather than retrying in a loop. Use `{ reconnect: 'handshake', interval: 5000 }` to let
+   * clients retry slowly (e.g. once a token may have been refreshed).
+   */
+  deniedHandshakeAdvice?: Advice;
+  /**
+   * Whether a publisher subscribed to the channel gets its own message back. Default true;
+   * a channel can override it (`server.channel(name).broadcastToPublisher = false`).
+   */
+  broadcastToPublisher?: boolean;
 }
 
 const schema = z.strictObject({
@@ -39,10 +54,18 @@ const schema = z.strictObject({
   maxQueue: z.number().int().min(1).default(10_000),
   maxSubscriptionsPerSession: z.number().int().min(1).default(1000),
   engine: z.custom<Engine>((v) => typeof v === 'object' && v !== null).optional(),
+  policy: z.custom<SecurityPolicy>((v) => typeof v === 'object' && v !== null).optional(),
+  deniedHandshakeAdvice: z
+    .object({ reconnect: z.enum(['none', 'handshake', 'retry']), interval: z.number().int().min(0).optional() })
+    .default({ reconnect: 'none', interval: 0 }),
+  broadcastToPublisher: z.boolean().default(true),
 });
 
 /** Options after defaults are applied. */
-export type ResolvedOptions = Required<Omit<BayeuxServerOptions, 'engine'>> & { engine?: Engine };
+export type ResolvedOptions = Required<Omit<BayeuxServerOptions, 'engine' | 'policy'>> & {
+  engine?: Engine;
+  policy?: SecurityPolicy;
+};
 
 /** Applies defaults and validates; throws a readable error on a bad option. */
 export function resolveOptions(options: BayeuxServerOptions = {}): ResolvedOptions {

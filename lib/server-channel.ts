@@ -7,6 +7,7 @@ import { expandChannel, type ChannelInfo } from './channel-name.js';
 import { BayeuxErrorException, Errors, type BayeuxError } from './errors.js';
 import type { RequestContext } from './exchange.js';
 import type { Message } from './message.js';
+import type { Authorizer } from './security.js';
 import type { BayeuxServer, PublishOptions } from './server.js';
 import type { ServerSession } from './server-session.js';
 
@@ -27,6 +28,12 @@ export type MessageListener = (
 /** A channel as app code sees it. Get one with `server.channel(name)`. */
 export class ServerChannel {
   /** @internal */ readonly listeners: MessageListener[] = [];
+  /** @internal */ readonly authorizers: Authorizer[] = [];
+  /**
+   * Whether a publisher subscribed here gets its own messages back; undefined follows the
+   * server option `broadcastToPublisher`. Applies to publishes on this exact channel.
+   */
+  broadcastToPublisher: boolean | undefined = undefined;
 
   /** @internal */
   constructor(
@@ -61,7 +68,22 @@ export class ServerChannel {
   removeListener(listener: MessageListener): void {
     const i = this.listeners.indexOf(listener);
     if (i >= 0) this.listeners.splice(i, 1);
-    if (this.listeners.length === 0 && this.server.channels.get(this.name) === this) this.server.channels.delete(this.name);
+  }
+
+  /**
+   * Adds an authorizer for subscribes and publishes on this channel, or on the channels a
+   * wildcard pattern matches. Returns a function that removes it. See `lib/security.ts`
+   * for how several authorizers combine.
+   */
+  addAuthorizer(authorizer: Authorizer): () => void {
+    this.authorizers.push(authorizer);
+    this.server.authorizerCount++;
+    return () => {
+      const i = this.authorizers.indexOf(authorizer);
+      if (i < 0) return;
+      this.authorizers.splice(i, 1);
+      this.server.authorizerCount--;
+    };
   }
 }
 

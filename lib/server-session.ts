@@ -2,6 +2,8 @@
  * A handle on one session for app code. Cheap to create; holds only the id, so it stays
  * valid across processes (the state is in the engine).
  */
+import { ExtensionList, type Extension } from './extension.js';
+import type { Delivery } from './message.js';
 import type { BayeuxServer } from './server.js';
 
 /** Extra fields for {@link ServerSession.deliver}. */
@@ -28,11 +30,34 @@ export class ServerSession {
    * service channels, private messages). Resolves false if the session is gone.
    */
   async deliver(channel: string, data: unknown, fields: DeliverFields = {}): Promise<boolean> {
-    const msg: Record<string, unknown> = { channel, data: data === undefined ? null : data };
+    const msg: Delivery = { channel, data: data === undefined ? null : data };
     if (fields.id !== undefined) msg.id = fields.id;
     if (fields.ext !== undefined) msg.ext = fields.ext;
     if (fields.successful !== undefined) msg.successful = fields.successful;
-    return this.server.engine.deliver(this.id, JSON.stringify(msg));
+    const payload = await this.server.outgoingDelivery(msg, this);
+    if (payload === null) return (await this.server.engine.hasSession(this.id)) === true;
+    return this.server.engine.deliver(this.id, payload);
+  }
+
+  /**
+   * Adds an extension for this session only: its `incoming` hook sees the session's
+   * messages after the server-wide hooks; its `outgoing` hook sees replies and every
+   * delivery to the session before the server-wide hooks. Per-session extensions live in
+   * this process (add them from a `handshake` listener); they go when the session does.
+   */
+  addExtension(extension: Extension): void {
+    let list = this.server.sessionExtensions.get(this.id);
+    if (!list) this.server.sessionExtensions.set(this.id, (list = new ExtensionList()));
+    list.add(extension);
+  }
+
+  /** Removes a per-session extension; false if it was not there. */
+  removeExtension(extension: Extension): boolean {
+    const list = this.server.sessionExtensions.get(this.id);
+    if (!list) return false;
+    const removed = list.remove(extension);
+    if (list.size === 0) this.server.sessionExtensions.delete(this.id);
+    return removed;
   }
 
   /** Whether the session still exists. */

@@ -11,13 +11,13 @@ import { EventEmitter } from 'eventemitter3';
 import { processBatch } from './batch.js';
 import { parseChannel } from './channel-name.js';
 import { isPromise, type Engine, type SessionRemovedReason } from './engine.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange, RequestContext } from './exchange.js';
+import { ExtensionList, type Extension, type OutgoingMessage } from './extension.js';
 import { HeldConnect, HeldConnects } from './held-connects.js';
 import { LocalClient } from './local-client.js';
 import { MemoryEngine } from './memory-engine.js';
-import type { Advice, Message } from './message.js';
+import type { Advice, Delivery, Message, Reply } from './message.js';
 import { resolveOptions, type BayeuxServerOptions, type ResolvedOptions } from './options.js';
-import { serializeDelivery } from './serialize.js';
 import { ServerChannel } from './server-channel.js';
 import { ServerSession } from './server-session.js';
 
@@ -66,6 +66,12 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   /** @internal */ readonly engine: Engine;
   /** @internal */ readonly connects: HeldConnects;
   /** @internal */ readonly channels = new Map<string, ServerChannel>();
+  /** @internal Server-wide extensions. */
+  readonly extensions = new ExtensionList();
+  /** @internal Per-session extensions of sessions this process has seen (process-local). */
+  readonly sessionExtensions = new Map<string, ExtensionList>();
+  /** @internal Number of authorizers on all channels (0: skip the lookups). */
+  authorizerCount = 0;
   /** @internal Serialized `advice` of successful connect and handshake replies. */
   readonly adviceJson: string;
   /** @internal */ readonly advice: Advice;
@@ -85,11 +91,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     this.connects = new HeldConnects({
       engine: this.engine,
       expiresInMs: () => this.options.interval + this.options.maxInterval,
-      connectReply: (id, advice) =>
-        (id === undefined ? '{' : '{"id":' + JSON.stringify(id) + ',') +
-        '"channel":"/meta/connect","successful":true,"advice":' +
-        (advice ?? this.adviceJson) +
-        '}',
+      compose: (h, mail, advice, before) => this.composeConnectResponse(h, mail, advice, before),
       onError: (err) => this.reportError(err),
     });
     const opened = this.engine.open(
@@ -134,9 +136,103 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
       throw new TypeError(`bayeux-server: cannot publish to ${JSON.stringify(channel)}: not a concrete broadcast channel`);
     }
     if (data === undefined) throw new TypeError('bayeux-server: publish needs data (use null for none)');
-    const n = await this.engine.publish(channel, serializeDelivery(channel, data, options.ext), options.exclude);
+    const payload = await this.outgoingDelivery(options.ext ? { channel, data, ext: options.ext } : { channel, data }, null);
+    if (payload === null) return 0;
+    const n = await this.engine.publish(channel, payload, options.exclude);
     if (this.listenerCount('publish') > 0) this.emit('publish', null, channel, data);
     return n;
+  }
+
+  /**
+   * Adds a server-wide extension: its `incoming` hook sees every message from clients,
+   * its `outgoing` hook every reply, every direct delivery, and every broadcast once.
+   */
+  addExtension(extension: Extension): void {
+    this.extensions.add(extension);
+  }
+
+  /** Removes a server-wide extension; false if it was not there. */
+  removeExtension(extension: Extension): boolean {
+    return this.extensions.remove(extension);
+  }
+
+  /** @internal True when some channel has an authorizer. */
+  get hasAuthorizers(): boolean {
+    return this.authorizerCount > 0;
+  }
+
+  /** @internal The serialized reply of a held connect, without extensions. */
+  connectReplyJson(id: string | undefined, advice?: string): string {
+    return (
+      (id === undefined ? '{' : '{"id":' + JSON.stringify(id) + ',') +
+      '"channel":"/meta/connect","successful":true,"advice":' +
+      (advice ?? this.adviceJson) +
+      '}'
+    );
+  }
+
+  /** @internal The response of a held connect: `before`, the mail, the connect reply. */
+  composeConnectResponse(h: HeldConnect, mail: string[], advice?: string, before?: string): string[] | Promise<string[]> {
+    if (!this.extensions.hasOutgoing && !this.sessionExtensions.has(h.clientId)) {
+      // Arrays taken from the engine are ours (see Engine): append in place, no copy per delivery.
+      if (before !== undefined) mail.unshift(before);
+      mail.push(this.connectReplyJson(h.replyId, advice));
+      return mail;
+    }
+    return this.composeWithExtensions(h, mail, advice, before);
+  }
+
+  private async composeWithExtensions(h: HeldConnect, mail: string[], advice?: string, before?: string): Promise<string[]> {
+    const parts = await this.prepareMail(h.clientId, mail);
+    const reply = JSON.parse(this.connectReplyJson(h.replyId, advice)) as Reply;
+    const out = await this.outgoingReply(reply, h.clientId, h.exchange.context, h.request ?? undefined);
+    if (out !== null) parts.push(JSON.stringify(out));
+    if (before !== undefined) parts.unshift(before);
+    return parts;
+  }
+
+  /** @internal Runs outgoing hooks (server-wide, then the session's) on a reply. */
+  async outgoingReply(reply: Reply, clientId: string | null, request: RequestContext | null, inReplyTo?: Message): Promise<Reply | null> {
+    const own = clientId === null ? undefined : this.sessionExtensions.get(clientId);
+    if (!this.extensions.hasOutgoing && !own?.hasOutgoing) return reply;
+    const session = clientId === null ? null : this.session(clientId);
+    const context = { server: this, session, request, inReplyTo };
+    let out: Reply | null = reply;
+    // Reverse registration order overall: the session's own hooks were added last.
+    if (own?.hasOutgoing) out = await own.outgoing(out, context);
+    if (out !== null && this.extensions.hasOutgoing) out = await this.extensions.outgoing(out, context);
+    return out;
+  }
+
+  /**
+   * @internal Serializes a delivery, after the server-wide outgoing hooks (once, for all
+   * receivers). `session` is the publisher, or the receiver of a direct delivery. Null when
+   * a hook dropped it.
+   */
+  async outgoingDelivery(delivery: Delivery, session: ServerSession | null): Promise<string | null> {
+    if (!this.extensions.hasOutgoing) return JSON.stringify(delivery);
+    const out = await this.extensions.outgoing<OutgoingMessage>(delivery, { server: this, session, request: null });
+    return out === null ? null : JSON.stringify(out);
+  }
+
+  /**
+   * @internal Mail about to be written to one session: its own outgoing hooks, if it has
+   * any, see each message. Without per-session hooks the strings pass untouched.
+   */
+  prepareMail(clientId: string, payloads: string[]): string[] | Promise<string[]> {
+    const own = this.sessionExtensions.get(clientId);
+    if (!own?.hasOutgoing) return payloads;
+    return this.applySessionOutgoing(own, clientId, payloads);
+  }
+
+  private async applySessionOutgoing(own: ExtensionList, clientId: string, payloads: string[]): Promise<string[]> {
+    const context = { server: this, session: this.session(clientId), request: null };
+    const out: string[] = [];
+    for (const p of payloads) {
+      const m = await own.outgoing(JSON.parse(p) as OutgoingMessage, context);
+      if (m !== null) out.push(JSON.stringify(m));
+    }
+    return out;
   }
 
   /** The server-side channel object for `name` (created on first use). */
@@ -192,6 +288,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
 
   /** @internal A session ended: answer a connect it had held here, tell listeners. */
   sessionGone(clientId: string, reason: SessionRemovedReason, notice?: string): void {
+    this.sessionExtensions.delete(clientId);
     const h = this.connects.get(clientId);
     if (h) this.connects.supersede(h, NONE_ADVICE_JSON, notice);
     debug('session %s removed (%s)', clientId, reason);

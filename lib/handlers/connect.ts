@@ -35,7 +35,9 @@ export async function handleConnect(server: BayeuxServer, message: Message, stat
   if (r.held) {
     const racing = connects.get(clientId);
     if (racing && !racing.persistent) connects.supersede(racing);
-    const h = new HeldConnect(clientId, message.id, exchange);
+    // Extensions that look at the reply may want the request it answers (timesync does).
+    const keep = server.extensions.hasOutgoing || server.sessionExtensions.has(clientId);
+    const h = new HeldConnect(clientId, message.id, exchange, false, keep ? message : null);
     connects.hold(h, timeout);
     // The client may have gone while the engine answered.
     if (!exchange.open) connects.dropped(h);

@@ -1,5 +1,6 @@
 /**
- * `/meta/handshake`: check the version and connection types, create the session.
+ * `/meta/handshake`: check the version, the connection types and the security policy,
+ * then create the session.
  */
 import type { BatchState } from '../batch.js';
 import { newClientId } from '../client-id.js';
@@ -23,6 +24,10 @@ export async function handleHandshake(server: BayeuxServer, message: Message, st
     return failure(message, Errors.connectionTypesUnsupported(offered.join(',')), {
       supportedConnectionTypes: server.connectionTypes,
     });
+  }
+  const policy = server.options.policy;
+  if (policy?.canHandshake && !(await policy.canHandshake(message, { server, request: state.exchange.context }))) {
+    return failure(message, Errors.handshakeDenied(server.options.deniedHandshakeAdvice));
   }
   const clientId = newClientId();
   await server.engine.createSession(clientId, server.options.interval + server.options.maxInterval);

@@ -1,12 +1,13 @@
 /**
- * Publishing from a client: session check, server-side channel listeners (which may veto
- * or answer on service channels), then a broadcast serialized once for all subscribers.
+ * Publishing from a client: session check, authorization, server-side channel listeners
+ * (which may veto, change the data, or answer on service channels), then a broadcast
+ * serialized once for all subscribers.
  */
 import type { BatchState } from '../batch.js';
 import { Errors } from '../errors.js';
-import type { Message, Reply } from '../message.js';
+import type { Delivery, Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
-import { serializeDelivery } from '../serialize.js';
+import { authorize } from '../security.js';
 import type { BayeuxServer } from '../server.js';
 import { runChannelListeners } from '../server-channel.js';
 
@@ -17,12 +18,22 @@ export async function handlePublish(server: BayeuxServer, message: Message, stat
   if (!(await server.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown());
   state.sessionId = clientId;
   const channel = message.channel;
+  const denied = await authorize(server, 'publish', channel, clientId, message, state.exchange.context);
+  if (denied !== null) return failure(message, denied);
   if (server.channels.size > 0) {
     const verdict = await runChannelListeners(server, message, clientId, state.exchange.context);
     if (verdict !== null) return failure(message, verdict);
   }
   if (channel.startsWith('/service/')) return success(message);
-  await server.engine.publish(channel, serializeDelivery(channel, message.data, message.ext));
-  if (server.listenerCount('publish') > 0) server.emit('publish', server.session(clientId), channel, message.data);
+
+  const delivery: Delivery = { channel, data: message.data };
+  if (message.ext !== undefined) delivery.ext = message.ext;
+  const session = server.listenerCount('publish') > 0 || server.extensions.hasOutgoing ? server.session(clientId) : null;
+  const payload = await server.outgoingDelivery(delivery, session);
+  if (payload !== null) {
+    const toPublisher = server.channels.get(channel)?.broadcastToPublisher ?? server.options.broadcastToPublisher;
+    await server.engine.publish(channel, payload, toPublisher ? undefined : clientId);
+  }
+  if (session !== null && server.listenerCount('publish') > 0) server.emit('publish', session, channel, message.data);
   return success(message);
 }

@@ -8,6 +8,7 @@ import { parseChannel } from '../channel-name.js';
 import { Errors, type BayeuxError } from '../errors.js';
 import type { Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
+import { authorize } from '../security.js';
 import type { BayeuxServer } from '../server.js';
 
 /** The broadcast channels to record, or the error that refuses the whole request. */
@@ -35,6 +36,13 @@ export async function handleSubscribe(server: BayeuxServer, message: Message, st
   if (channels.length === 0) {
     if (!(await server.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown(), echo);
   } else {
+    if (server.options.policy || server.hasAuthorizers) {
+      if (!(await server.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown(), echo);
+      for (const c of channels) {
+        const denied = await authorize(server, 'subscribe', c, clientId, message, state.exchange.context);
+        if (denied !== null) return failure(message, denied, echo);
+      }
+    }
     const r = await server.engine.subscribe(clientId, channels, server.options.maxSubscriptionsPerSession);
     if (r === 'unknown-session') return failure(message, Errors.sessionUnknown(), echo);
     if (r === 'limit') return failure(message, Errors.tooManySubscriptions(server.options.maxSubscriptionsPerSession), echo);
