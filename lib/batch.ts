@@ -25,6 +25,8 @@ export interface BatchState {
   readonly size: number;
   /** Deliveries taken from the session's queue, written ahead of the replies. */
   mail: string[] | null;
+  /** With acknowledged delivery: the batch number of the mail a connect took. */
+  batch?: number;
   /** The session that sent the batch, once one of its messages proved it exists. */
   sessionId: string | null;
   /** Set by the connect handler when it holds the exchange; the response comes later. */
@@ -79,7 +81,7 @@ export async function processBatch(
   }
 
   if (state.sessionId !== null && exchange.piggyback) {
-    const taken = server.engine.takeQueued(state.sessionId);
+    const taken = server.engine.takeQueued(state.sessionId, true);
     const more = isPromise(taken) ? await taken : taken;
     if (more !== null && more.length > 0) state.mail = state.mail ? state.mail.concat(more) : more;
   }
@@ -134,7 +136,8 @@ async function processOne(
   }
   if (reply === null) return null;
   const to = typeof reply.clientId === 'string' ? reply.clientId : (message.clientId ?? null);
-  return (await server.outgoingReply(reply, to, state.exchange.context, message)) ?? DROPPED;
+  const batch = message.channel === META.connect ? state.batch : undefined;
+  return (await server.outgoingReply(reply, to, state.exchange.context, message, batch)) ?? DROPPED;
 }
 
 async function dispatch(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply | null> {

@@ -17,6 +17,12 @@
 /** A value or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
 
+/**
+ * Messages taken for one response. For a session with acknowledged delivery, `batch` is
+ * the batch number they were sent under (the client acknowledges it on its next connect).
+ */
+export type Mail = string[] & { batch?: number };
+
 /** Why a session went away. */
 export type SessionRemovedReason = 'disconnect' | 'timeout' | 'server';
 
@@ -25,7 +31,7 @@ export interface ConnectResult {
   /** This is the first connect since the handshake. */
   readonly first: boolean;
   /** Messages taken from the queue (to send now), or null when none were queued. */
-  readonly messages: string[] | null;
+  readonly messages: Mail | null;
   /** The engine recorded the connection as held here: later mail will wake this process. */
   readonly held: boolean;
 }
@@ -69,8 +75,9 @@ export interface Engine {
 
   /**
    * A `/meta/connect` arrived: cancel expiry, and either take the queue or, when `hold` is
-   * set, this is not the first connect and nothing is queued, record the connection as held
-   * by this process. Null when the session is unknown.
+   * set, this is not the first connect and nothing is queued (nor, with acknowledged
+   * delivery, left unacknowledged), record the connection as held by this process. Null
+   * when the session is unknown.
    */
   beginConnect(clientId: string, hold: boolean): Awaitable<ConnectResult | null>;
   /**
@@ -78,11 +85,29 @@ export interface Engine {
    * queue is taken and returned (the reply carries it); without, mail stays queued for the
    * next connect (the client went away). Null when the session is unknown.
    */
-  endConnect(clientId: string, expiresInMs: number, take: boolean): Awaitable<string[] | null>;
-  /** Takes whatever is queued (to piggy-back on another response). */
-  takeQueued(clientId: string): Awaitable<string[] | null>;
-  /** Puts messages back at the front of the queue (their connection closed before the write). */
+  endConnect(clientId: string, expiresInMs: number, take: boolean): Awaitable<Mail | null>;
+  /**
+   * Takes whatever is queued, for a held connect (`piggyback` false) or to ride on another
+   * response (`piggyback` true; a session with acknowledged delivery then gets nothing: its
+   * mail goes only with connect replies, where batches are numbered).
+   */
+  takeQueued(clientId: string, piggyback?: boolean): Awaitable<Mail | null>;
+  /**
+   * Puts messages back at the front of the queue (their connection closed before the
+   * write). A session with acknowledged delivery still holds them unacknowledged: no-op.
+   */
   requeue(clientId: string, payloads: string[]): Awaitable<void>;
+
+  /**
+   * Acknowledged delivery (used by the `ack` extension): from now on, mail taken for a
+   * connect stays stored under a batch number until the client acknowledges that batch,
+   * and every take returns the unacknowledged mail first, so a response lost on the way is
+   * sent again. False when the session is unknown. Optional: engines without it cannot
+   * offer the extension.
+   */
+  enableAcknowledgement?(clientId: string): Awaitable<boolean>;
+  /** The client has every batch up to `batch`: forget them. Returns how many messages stay unacknowledged. */
+  acknowledge?(clientId: string, batch: number): Awaitable<number>;
 
   /** Adds subscriptions (already validated, never `/meta` or `/service`). */
   subscribe(clientId: string, channels: readonly string[], max: number): Awaitable<SubscribeResult>;

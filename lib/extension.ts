@@ -30,6 +30,11 @@ export interface ExtensionContext {
   readonly request: RequestContext | null;
   /** Outgoing replies only: the incoming message being answered (after incoming hooks). */
   readonly inReplyTo?: Message;
+  /**
+   * `/meta/connect` replies of a session with acknowledged delivery: the batch number of
+   * the messages that travel in the same response (what the `ack` extension reports).
+   */
+  readonly batch?: number;
 }
 
 /**

@@ -105,7 +105,7 @@ export class HeldConnects {
       this.dropped(h);
       return;
     }
-    const taken = this.config.engine.takeQueued(clientId);
+    const taken = this.config.engine.takeQueued(clientId, false);
     if (isPromise(taken)) taken.then((m) => this.deliverTaken(h, m), this.config.onError);
     else this.deliverTaken(h, taken);
   }

@@ -11,6 +11,7 @@ export { MemoryEngine, memoryEngine } from './memory-engine.js';
 export type {
   Awaitable,
   ConnectResult,
+  Mail,
   Engine,
   EngineConfig,
   EngineListener,
@@ -22,6 +23,7 @@ export { Errors, BayeuxErrorException, type BayeuxError } from './errors.js';
 export type { Extension, ExtensionContext, OutgoingMessage } from './extension.js';
 export type { SecurityPolicy, PolicyContext, Authorizer, AuthorizerResult, Operation } from './security.js';
 export { timesyncExtension } from '../extensions/timesync.js';
+export { ackExtension } from '../extensions/ack.js';
 export { MessageSchema, AdviceSchema, validateMessage } from './message.js';
 export type { Message, Advice, Reply, Delivery } from './message.js';
 export { parseChannel, expandChannel, channelMatches, META, type ChannelInfo, type ChannelKind } from './channel-name.js';

@@ -12,14 +12,23 @@ import type {
   Engine,
   EngineConfig,
   EngineListener,
+  Mail,
   SessionRemovedReason,
   SubscribeResult,
 } from './engine.js';
 
 const debug = createDebug('bayeux:engine:memory');
 
+/** Acknowledged delivery state: mail sent but not yet acknowledged, with its batch numbers. */
+class AckState {
+  batch = 0;
+  readonly sent: string[] = [];
+  readonly batches: number[] = [];
+}
+
 class MemorySession {
   queue: string[] | null = null;
+  ack: AckState | null = null;
   subs: Set<string> | null = null;
   /** Epoch ms after which the sweep removes it; 0 while a connect is in progress. */
   expiresAt: number;
@@ -79,18 +88,12 @@ export class MemoryEngine implements Engine {
     const s = this.sessions.get(clientId);
     if (!s) return null;
     s.expiresAt = 0;
-    if (!s.connected) {
-      s.connected = true;
-      if (s.queue === null) return NOT_CONNECTED;
-      const messages = s.queue;
-      s.queue = null;
-      return { first: true, messages, held: false };
+    const first = !s.connected;
+    s.connected = true;
+    if (s.queue !== null || (s.ack !== null && s.ack.sent.length > 0)) {
+      return { first, messages: take(s), held: false };
     }
-    if (s.queue !== null) {
-      const messages = s.queue;
-      s.queue = null;
-      return { first: false, messages, held: false };
-    }
+    if (first) return NOT_CONNECTED;
     if (hold) {
       s.held = true;
       return HELD;
@@ -98,31 +101,46 @@ export class MemoryEngine implements Engine {
     return AGAIN_EMPTY;
   }
 
-  endConnect(clientId: string, expiresInMs: number, take: boolean): string[] | null {
+  endConnect(clientId: string, expiresInMs: number, takeMail: boolean): Mail | null {
     const s = this.sessions.get(clientId);
     if (!s) return null;
     s.held = false;
     s.expiresAt = Date.now() + expiresInMs;
-    if (!take || s.queue === null) return [];
-    const messages = s.queue;
-    s.queue = null;
-    return messages;
+    return (takeMail ? take(s) : null) ?? [];
   }
 
-  takeQueued(clientId: string): string[] | null {
+  takeQueued(clientId: string, piggyback = false): Mail | null {
     const s = this.sessions.get(clientId);
-    if (!s || s.queue === null) return null;
-    const messages = s.queue;
-    s.queue = null;
-    return messages;
+    if (!s || s.queue === null || (piggyback && s.ack !== null)) return null;
+    return take(s);
   }
 
   requeue(clientId: string, payloads: string[]): void {
     const s = this.sessions.get(clientId);
-    if (!s || payloads.length === 0) return;
+    if (!s || payloads.length === 0 || s.ack !== null) return;
     s.queue = s.queue === null ? payloads.slice() : payloads.concat(s.queue);
     this.trim(s);
     if (s.held) this.listener?.wake(s.id);
+  }
+
+  enableAcknowledgement(clientId: string): boolean {
+    const s = this.sessions.get(clientId);
+    if (!s) return false;
+    s.ack ??= new AckState();
+    return true;
+  }
+
+  acknowledge(clientId: string, batch: number): number {
+    const s = this.sessions.get(clientId);
+    if (!s || s.ack === null) return 0;
+    const a = s.ack;
+    let n = 0;
+    while (n < a.batches.length && a.batches[n]! <= batch) n++;
+    if (n > 0) {
+      a.sent.splice(0, n);
+      a.batches.splice(0, n);
+    }
+    return a.sent.length;
   }
 
   subscribe(clientId: string, channels: readonly string[], max: number): SubscribeResult {
@@ -227,6 +245,31 @@ export class MemoryEngine implements Engine {
     set.delete(s);
     if (set.size === 0) this.index.delete(channel);
   }
+}
+
+/**
+ * Takes a session's mail. With acknowledged delivery the queue becomes a new batch of the
+ * unacknowledged store and everything unacknowledged is returned, oldest first.
+ */
+function take(s: MemorySession): Mail | null {
+  const a = s.ack;
+  if (a === null) {
+    const q = s.queue;
+    s.queue = null;
+    return q;
+  }
+  if (s.queue !== null) {
+    a.batch++;
+    for (const p of s.queue) {
+      a.sent.push(p);
+      a.batches.push(a.batch);
+    }
+    s.queue = null;
+  }
+  if (a.sent.length === 0) return null;
+  const mail: Mail = a.sent.slice();
+  mail.batch = a.batch;
+  return mail;
 }
 
 /** Creates the in-memory engine (the server's default). */

@@ -40,6 +40,24 @@ export class ServerSession {
   }
 
   /**
+   * Turns on acknowledged delivery for this session (see `Engine.enableAcknowledgement`):
+   * mail then goes only with connect replies, numbered in batches, and is kept until the
+   * client acknowledges it. Resolves false if the session is gone or the engine cannot.
+   */
+  async enableAcknowledgement(): Promise<boolean> {
+    const engine = this.server.engine;
+    if (!engine.enableAcknowledgement) return false;
+    return engine.enableAcknowledgement(this.id);
+  }
+
+  /** The client has every batch up to `batch`; resolves to how many messages stay unacknowledged. */
+  async acknowledge(batch: number): Promise<number> {
+    const engine = this.server.engine;
+    if (!engine.acknowledge) return 0;
+    return engine.acknowledge(this.id, batch);
+  }
+
+  /**
    * Adds an extension for this session only: its `incoming` hook sees the session's
    * messages after the server-wide hooks; its `outgoing` hook sees replies and every
    * delivery to the session before the server-wide hooks. Per-session extensions live in

@@ -10,7 +10,7 @@ import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
 import { processBatch } from './batch.js';
 import { parseChannel } from './channel-name.js';
-import { isPromise, type Engine, type SessionRemovedReason } from './engine.js';
+import { isPromise, type Engine, type Mail, type SessionRemovedReason } from './engine.js';
 import type { Exchange, RequestContext } from './exchange.js';
 import { ExtensionList, type Extension, type OutgoingMessage } from './extension.js';
 import { HeldConnect, HeldConnects } from './held-connects.js';
@@ -182,21 +182,28 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     return this.composeWithExtensions(h, mail, advice, before);
   }
 
-  private async composeWithExtensions(h: HeldConnect, mail: string[], advice?: string, before?: string): Promise<string[]> {
+  private async composeWithExtensions(h: HeldConnect, mail: Mail, advice?: string, before?: string): Promise<string[]> {
+    const batch = mail.batch;
     const parts = await this.prepareMail(h.clientId, mail);
     const reply = JSON.parse(this.connectReplyJson(h.replyId, advice)) as Reply;
-    const out = await this.outgoingReply(reply, h.clientId, h.exchange.context, h.request ?? undefined);
+    const out = await this.outgoingReply(reply, h.clientId, h.exchange.context, h.request ?? undefined, batch);
     if (out !== null) parts.push(JSON.stringify(out));
     if (before !== undefined) parts.unshift(before);
     return parts;
   }
 
   /** @internal Runs outgoing hooks (server-wide, then the session's) on a reply. */
-  async outgoingReply(reply: Reply, clientId: string | null, request: RequestContext | null, inReplyTo?: Message): Promise<Reply | null> {
+  async outgoingReply(
+    reply: Reply,
+    clientId: string | null,
+    request: RequestContext | null,
+    inReplyTo?: Message,
+    batch?: number,
+  ): Promise<Reply | null> {
     const own = clientId === null ? undefined : this.sessionExtensions.get(clientId);
     if (!this.extensions.hasOutgoing && !own?.hasOutgoing) return reply;
     const session = clientId === null ? null : this.session(clientId);
-    const context = { server: this, session, request, inReplyTo };
+    const context = { server: this, session, request, inReplyTo, batch };
     let out: Reply | null = reply;
     // Reverse registration order overall: the session's own hooks were added last.
     if (own?.hasOutgoing) out = await own.outgoing(out, context);

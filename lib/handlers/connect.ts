@@ -43,7 +43,10 @@ export async function handleConnect(server: BayeuxServer, message: Message, stat
     if (!exchange.open) connects.dropped(h);
     return null;
   }
-  if (r.messages !== null) state.mail = state.mail ? state.mail.concat(r.messages) : r.messages;
+  if (r.messages !== null) {
+    state.mail = state.mail ? state.mail.concat(r.messages) : r.messages;
+    state.batch = r.messages.batch;
+  }
   const ended = engine.endConnect(clientId, options.interval + options.maxInterval, false);
   if (isPromise(ended)) await ended;
   return success(message, { advice: server.advice });
