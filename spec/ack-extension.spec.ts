@@ -139,6 +139,31 @@ describe('ack extension on the wire', function () {
     expect(last.map((m) => m.data ?? m.channel)).to.deep.equal(['three', '/meta/connect']);
   });
 
+  it('overlapping connects: the older is answered without mail, the newer carries the numbered batch', async function () {
+    const [hs] = await server.send([
+      { channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: '1', ext: { ack: true } },
+    ]);
+    const clientId = hs!.clientId as string;
+    // Mail queued before the first connect (during the handshake) goes out as batch 1.
+    await server.bayeux.session(clientId).deliver('/w/direct', 'early');
+    const first = await server.send([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '2', ext: { ack: 0 } }]);
+    expect(first.map((m) => m.data ?? m.channel)).to.deep.equal(['early', '/meta/connect']);
+    const b1 = (first[1]!.ext as { ack: number }).ack;
+    await server.send([{ channel: '/meta/subscribe', clientId, subscription: '/w/o', id: '3' }]);
+
+    const older = server.send([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '4', ext: { ack: b1 } }]);
+    await waitUntil(() => server.bayeux.connects.get(clientId) !== undefined, 'the first connect to be held');
+    const newer = server.send([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', id: '5', ext: { ack: b1 } }]);
+    const olderReply = await older;
+    expect(olderReply.map((m) => m.channel), 'the older connect carries no mail').to.deep.equal(['/meta/connect']);
+    expect(olderReply[0]!.ext, 'and no batch number').to.equal(undefined);
+    await waitUntil(() => server.bayeux.connects.get(clientId)?.replyId === '5', 'the newer connect to be held');
+    await server.bayeux.publish('/w/o', 'late');
+    const newerReply = await newer;
+    expect(newerReply.map((m) => m.data ?? m.channel)).to.deep.equal(['late', '/meta/connect']);
+    expect((newerReply[1]!.ext as { ack: number }).ack).to.be.greaterThan(b1);
+  });
+
   it('a session that did not ask for acks gets none', async function () {
     const [hs] = await server.send([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], id: '1' }]);
     expect(hs!.ext).to.equal(undefined);
