@@ -56,8 +56,24 @@ export class HttpExchange implements Exchange, RequestContext {
 
   /** Starts watching for the client going away while a connect is held. */
   watch(server: BayeuxServer): void {
-    this.res.once('close', () => {
-      if (this.held !== null) server.exchangeClosed(this);
-    });
+    this.server = server;
+    // One shared listener and a back-reference: no closure per held connection.
+    (this.res as WatchedResponse)[kExchange] = this;
+    this.res.on('close', onHeldResponseClose);
   }
+
+  /** Set by {@link watch}. */
+  private server: BayeuxServer | null = null;
+
+  /** @internal */
+  closed(): void {
+    if (this.held !== null && this.server !== null) this.server.exchangeClosed(this);
+  }
+}
+
+const kExchange = Symbol('bayeux.exchange');
+type WatchedResponse = ServerResponse & { [kExchange]?: HttpExchange };
+
+function onHeldResponseClose(this: WatchedResponse): void {
+  this[kExchange]?.closed();
 }
