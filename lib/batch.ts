@@ -4,7 +4,7 @@
  */
 import createDebug from 'debug';
 import { META, parseChannel } from './channel-name.js';
-import { isPromise } from './engine.js';
+import { EngineUnavailableError, isPromise } from './engine.js';
 import { BayeuxErrorException, Errors } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { handleConnect } from './handlers/connect.js';
@@ -126,6 +126,8 @@ async function processOne(
     }
   } catch (err) {
     if (err instanceof BayeuxErrorException) reply = failure(message, err.bayeux);
+    // The engine's store is unreachable (Redis down): tell the client to retry later.
+    else if (err instanceof EngineUnavailableError) reply = failure(message, Errors.unavailable(err.retryMs));
     // Client data nested too deeply for JSON.stringify (a publish's data or ext): the client's fault.
     else if (isStackOverflow(err)) reply = failure(message, Errors.fieldInvalid('message_too_deep'));
     else {
@@ -135,6 +137,11 @@ async function processOne(
     }
   }
   if (reply === null) return null;
+  // Clients key pending subscriptions by `subscription` (CometD drops a failed one by it):
+  // a refusal by an extension must echo it as the handlers' own replies do.
+  if (reply.subscription === undefined && message.subscription !== undefined && (message.channel === META.subscribe || message.channel === META.unsubscribe)) {
+    reply.subscription = message.subscription;
+  }
   const to = typeof reply.clientId === 'string' ? reply.clientId : (message.clientId ?? null);
   const batch = message.channel === META.connect ? state.batch : undefined;
   return (await server.outgoingReply(reply, to, state.exchange.context, message, batch)) ?? DROPPED;

@@ -129,3 +129,20 @@ export interface Engine {
 export function isPromise<T>(v: Awaitable<T>): v is Promise<T> {
   return typeof (v as Promise<T> | null)?.then === 'function';
 }
+
+/**
+ * Thrown (rejected) by an engine whose store cannot be reached (e.g. Redis is down). The
+ * core answers the message with `503::engine_unavailable` and advice to retry after
+ * `retryMs`, instead of a generic internal error.
+ */
+export class EngineUnavailableError extends Error {
+  constructor(
+    message: string,
+    /** How long clients should wait before retrying, in ms. */
+    readonly retryMs = 1000,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EngineUnavailableError';
+  }
+}

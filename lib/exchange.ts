@@ -16,6 +16,8 @@ export interface RequestContext {
   readonly remoteAddress: string | undefined;
   /** The request URL as received (path and query). */
   readonly url: string;
+  /** True for an in-process client (`server.localClient()`): no request, trusted code. */
+  readonly local?: boolean;
 }
 
 /** A request/response pair as the core handles it. */
@@ -34,4 +36,9 @@ export interface Exchange {
   fail(status: 400 | 413 | 415 | 503, message: string): void;
   /** Set by the core while the exchange carries a held connect; transports leave it alone. */
   held: object | null;
+  /**
+   * The browser the request came from (the `BAYEUX_BROWSER` cookie), when the transport
+   * knows it. Connects of one browser held at once are limited by `maxSessionsPerBrowser`.
+   */
+  readonly browserId?: string | undefined;
 }

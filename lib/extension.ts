@@ -20,7 +20,10 @@ export interface ExtensionContext {
   /** The server. */
   readonly server: BayeuxServer;
   /**
-   * Incoming: the sending session (null for a handshake or an unknown `clientId`).
+   * Incoming: the sending session (null for a message without `clientId`, e.g. a
+   * handshake). Hooks run before the server checks the session exists: for an unknown or
+   * expired `clientId` this is a handle whose `exists()` resolves false, and the message
+   * is then refused with `402::session_unknown`.
    * Outgoing reply: the session being answered. Outgoing broadcast: the publisher (null
    * when app code publishes); a broadcast passes server-wide hooks once, for all receivers.
    * Outgoing direct delivery or per-session hook: the receiving session.
@@ -88,24 +91,37 @@ export class ExtensionList {
     // The list is replaced, never mutated, so adding an extension mid-run is safe.
     const list = this.list;
     let current = message;
+    // Captured first: a hook that sets `error` in place changes `message` itself.
+    const before = message.error;
     for (const ext of list) {
       if (!ext.incoming) continue;
       const r = await ext.incoming(current, context);
       if (r === null) return null;
       if (r !== undefined) current = r;
-      if (typeof current.error === 'string' && current.error !== message.error) break;
+      if (typeof current.error === 'string' && current.error !== before) break;
     }
     return current;
   }
 
-  /** Runs outgoing hooks in reverse order; null when one dropped the message. */
+  /**
+   * Runs outgoing hooks in reverse order; null when one dropped the message. A hook that
+   * throws is reported on the server's `error` event and skipped, as CometD does: by then
+   * the request has been acted on, and a held connect or a batch of mail must still be
+   * answered.
+   */
   async outgoing<T extends OutgoingMessage>(message: T, context: ExtensionContext): Promise<T | null> {
     const list = this.list;
     let current: OutgoingMessage = message;
     for (let i = list.length - 1; i >= 0; i--) {
       const ext = list[i]!;
       if (!ext.outgoing) continue;
-      const r = await ext.outgoing(current, context);
+      let r: OutgoingMessage | null | undefined | void;
+      try {
+        r = await ext.outgoing(current, context);
+      } catch (err) {
+        context.server.reportError(err);
+        continue;
+      }
       if (r === null) return null;
       if (r !== undefined) current = r;
     }

@@ -61,8 +61,23 @@ export class HeldConnects {
   private readonly timer = new HoldTimer<HeldConnect>((h) => this.release(h, null));
   private pending = new Set<string>();
   private scheduled = false;
+  /** Held connects per browser id (exchanges that carry one), for `maxSessionsPerBrowser`. */
+  private readonly perBrowser = new Map<string, number>();
 
   constructor(private readonly config: HeldConnectsConfig) {}
+
+  /** Number of connects this process holds for the browser `browserId`. */
+  browserHolds(browserId: string): number {
+    return this.perBrowser.get(browserId) ?? 0;
+  }
+
+  private countBrowser(h: HeldConnect, delta: 1 | -1): void {
+    const id = h.exchange.browserId;
+    if (id === undefined) return;
+    const n = (this.perBrowser.get(id) ?? 0) + delta;
+    if (n > 0) this.perBrowser.set(id, n);
+    else this.perBrowser.delete(id);
+  }
 
   /** Number of connects held right now. */
   get size(): number {
@@ -76,6 +91,11 @@ export class HeldConnects {
 
   /** Starts holding; the engine has already recorded the session as held here. */
   hold(h: HeldConnect, timeoutMs: number): void {
+    const prev = this.holds.get(h.clientId);
+    if (prev !== h) {
+      if (prev !== undefined) this.countBrowser(prev, -1);
+      this.countBrowser(h, 1);
+    }
     this.holds.set(h.clientId, h);
     h.exchange.held = h;
     if (!h.persistent) this.timer.add(h, timeoutMs);
@@ -142,7 +162,15 @@ export class HeldConnects {
     if (messages === null) {
       const taken = engine.endConnect(h.clientId, this.config.expiresInMs(), true);
       if (isPromise(taken)) {
-        taken.then((m) => this.write(h, m ?? [], advice, before), this.config.onError);
+        taken.then(
+          (m) => this.write(h, m ?? [], advice, before),
+          (err: unknown) => {
+            // The engine failed (e.g. Redis down): answer anyway, so the client does not hang
+            // until its own timeout; its mail stays queued and its next connect learns why.
+            this.config.onError(err);
+            this.write(h, [], advice, before);
+          },
+        );
       } else this.write(h, taken ?? [], advice, before);
       return;
     }
@@ -189,7 +217,10 @@ export class HeldConnects {
 
   /** Removes a hold from the registry and the timer. */
   forget(h: HeldConnect): void {
-    if (this.holds.get(h.clientId) === h) this.holds.delete(h.clientId);
+    if (this.holds.get(h.clientId) === h) {
+      this.holds.delete(h.clientId);
+      this.countBrowser(h, -1);
+    }
     this.timer.remove(h);
     if (h.exchange.held === h) h.exchange.held = null;
   }

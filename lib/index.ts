@@ -8,6 +8,8 @@ export { ServerChannel, type MessageListener } from './server-channel.js';
 export { ServerSession, type DeliverFields } from './server-session.js';
 export { LocalClient, type LocalCallback, type LocalClientEvents } from './local-client.js';
 export { MemoryEngine, memoryEngine } from './memory-engine.js';
+export { RedisEngine, redisEngine, type RedisEngineOptions } from './redis-engine.js';
+export { EngineUnavailableError } from './engine.js';
 export type {
   Awaitable,
   ConnectResult,
@@ -29,5 +31,8 @@ export type { Message, Advice, Reply, Delivery } from './message.js';
 export { parseChannel, expandChannel, channelMatches, META, type ChannelInfo, type ChannelKind } from './channel-name.js';
 export { createHandler, type HandlerOptions, type BayeuxHandler } from '../transports/http-handler.js';
 export { longPolling, type LongPollingOptions } from '../transports/long-polling.js';
-export type { Transport } from '../transports/transport.js';
+export type { Transport, HandlerContext } from '../transports/transport.js';
+export { callbackPolling, type CallbackPollingOptions } from '../transports/callback-polling.js';
+export type { CorsOptions } from '../transports/cors.js';
+export type { BrowserCookieOptions } from '../transports/browser-cookie.js';
 export { expressMiddleware, connectMiddleware, koaMiddleware, fastifyPlugin, attachToServer } from '../transports/adapters/index.js';

@@ -15,7 +15,7 @@ import type { BayeuxServer } from './server.js';
 /** Receives messages delivered to an in-process client. */
 export type LocalCallback = (message: Delivery) => void;
 
-const LOCAL_CONTEXT: RequestContext = Object.freeze({ headers: {}, remoteAddress: undefined, url: '' });
+const LOCAL_CONTEXT: RequestContext = Object.freeze({ headers: {}, remoteAddress: undefined, url: '', local: true });
 
 /** Answers one in-process request: resolves with the reply messages. */
 class ReplyCapture implements Exchange {

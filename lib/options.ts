@@ -41,6 +41,16 @@ export interface BayeuxServerOptions {
    * a channel can override it (`server.channel(name).broadcastToPublisher = false`).
    */
   broadcastToPublisher?: boolean;
+  /**
+   * Most `/meta/connect`s of one browser (one `BAYEUX_BROWSER` cookie) held at once in this
+   * process. A connect beyond it is answered at once with advice
+   * `{"multiple-clients": true, reconnect: "retry", interval: multiSessionInterval}`, so the
+   * extra tabs poll instead of using up the browser's few connections per host. Applies
+   * only to requests that carry the cookie. Default 1 (as CometD); -1 for no limit.
+   */
+  maxSessionsPerBrowser?: number;
+  /** Polling interval, in ms, advised to the tabs beyond `maxSessionsPerBrowser`. Default 2000. */
+  multiSessionInterval?: number;
 }
 
 const schema = z.strictObject({
@@ -59,6 +69,8 @@ const schema = z.strictObject({
     .object({ reconnect: z.enum(['none', 'handshake', 'retry']), interval: z.number().int().min(0).optional() })
     .default({ reconnect: 'none', interval: 0 }),
   broadcastToPublisher: z.boolean().default(true),
+  maxSessionsPerBrowser: z.number().int().min(-1).default(1),
+  multiSessionInterval: z.number().int().min(1).max(10 * 60_000).default(2000),
 });
 
 /** Options after defaults are applied. */

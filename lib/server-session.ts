@@ -59,9 +59,11 @@ export class ServerSession {
 
   /**
    * Adds an extension for this session only: its `incoming` hook sees the session's
-   * messages after the server-wide hooks; its `outgoing` hook sees replies and every
-   * delivery to the session before the server-wide hooks. Per-session extensions live in
-   * this process (add them from a `handshake` listener); they go when the session does.
+   * messages after the server-wide hooks; its `outgoing` hook sees the session's replies
+   * before the server-wide hooks, and every delivery to the session as it is written —
+   * after the server-wide hooks, which ran once when the message was published. Per-session
+   * extensions live in this process (add them from a `handshake` listener); they go when
+   * the session does.
    */
   addExtension(extension: Extension): void {
     let list = this.server.sessionExtensions.get(this.id);

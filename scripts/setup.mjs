@@ -18,7 +18,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  */
 const SYSTEM = {
   demo: [],
-  test: [],
+  // The browser specs drive Debian's Chromium through playwright-core (never a downloaded browser).
+  test: [
+    { commands: ['chromium', 'chromium-browser'], apt: 'chromium' },
+    // The Redis engine specs start their own redis-server on a free loopback port.
+    { commands: ['redis-server'], apt: 'redis-server' },
+  ],
 };
 
 /** Oldest Node the package supports (package.json "engines"). */

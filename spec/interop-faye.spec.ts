@@ -46,7 +46,7 @@ for (const mount of INTEROP_MOUNTS) {
       const id = await c.connect();
       expect(id).to.match(CLIENT_ID);
       expect(c.state).to.equal('connected');
-      expect(c.handshakes.items[0]!.supportedConnectionTypes).to.deep.equal(['long-polling']);
+      expect(c.handshakes.items[0]!.supportedConnectionTypes).to.deep.equal(['long-polling', 'callback-polling']);
       expect((await seen)[0].id).to.equal(id);
       expect(await server.bayeux.session(id).exists()).to.equal(true);
     });

@@ -13,6 +13,8 @@ export type ResponseWriter = (res: ServerResponse, parts: readonly string[]) => 
 /** One request/response pair; it is its own request context (no extra allocation). */
 export class HttpExchange implements Exchange, RequestContext {
   held: object | null = null;
+  /** The `BAYEUX_BROWSER` id of the request, set by the handler when browser cookies are on. */
+  browserId: string | undefined = undefined;
   private done = false;
 
   constructor(

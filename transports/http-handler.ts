@@ -6,9 +6,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BayeuxServer } from '../lib/server.js';
+import { BrowserCookie, type BrowserCookieOptions } from './browser-cookie.js';
+import { callbackPolling } from './callback-polling.js';
+import { answerOptions, Cors, type CorsOptions } from './cors.js';
 import { writeHttpError } from './http-errors.js';
 import { longPolling } from './long-polling.js';
-import type { Transport } from './transport.js';
+import type { HandlerContext, Transport } from './transport.js';
 
 /** Options for {@link createHandler}. */
 export interface HandlerOptions {
@@ -18,8 +21,22 @@ export interface HandlerOptions {
    * routes by path (`app.use('/cometd', handler)`).
    */
   path?: string;
-  /** Transports in order of preference. Default: long-polling. */
+  /** Transports in order of preference. Default: long-polling, then callback-polling (JSONP). */
   transports?: Transport[];
+  /**
+   * Cross-origin requests: which page origins may call the endpoint with XHR (with
+   * credentials). Default none: `OPTIONS` preflights are answered without CORS headers, so
+   * browsers refuse cross-origin XHRs and the clients fall back to callback-polling.
+   * Example: `{ origins: ['https://app.example', /^https:\/\/[a-z]+\.example$/] }`.
+   */
+  cors?: CorsOptions;
+  /**
+   * The `BAYEUX_BROWSER` cookie that tells the tabs of one browser apart from other
+   * browsers (see the server option `maxSessionsPerBrowser`): cookie attributes, or `false`
+   * for no cookie. Default: on, with `Path=/; HttpOnly`, `Secure` on TLS requests, no
+   * `SameSite` (browsers take `Lax`). Clients that do not send it back are not limited.
+   */
+  browserCookie?: BrowserCookieOptions | false;
 }
 
 /** A request handler; `next` is called for requests outside the mount path. */
@@ -41,17 +58,29 @@ export function pathMatcher(path: string | undefined): (url: string | undefined)
 
 /** Creates the HTTP handler for a server and registers its transports' connection types. */
 export function createHandler(server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
-  const transports = options.transports ?? [longPolling()];
-  for (const t of transports) server.registerConnectionType({ name: t.connectionType, aliases: t.aliases ?? [] });
+  const transports = options.transports ?? [longPolling(), callbackPolling()];
+  for (const t of transports) {
+    server.registerConnectionType({ name: t.connectionType, aliases: t.aliases ?? [] });
+    // With CORS on, long-polling works cross-origin too; Faye's browser client uses XHR
+    // across origins only when the handshake lists its name for that.
+    if (options.cors && t.connectionType === 'long-polling') server.registerConnectionType({ name: 'cross-origin-long-polling' });
+  }
   const matches = pathMatcher(options.path);
+  const cors = options.cors ? new Cors(options.cors) : null;
+  const context: HandlerContext = {
+    browserCookie: options.browserCookie === false ? null : new BrowserCookie(options.browserCookie ?? {}),
+  };
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
     if (!matches(req.url)) {
       if (next) next();
       else writeHttpError(res, 404, 'not found');
       return;
     }
+    if (cors !== null) {
+      if (cors.apply(req, res)) return;
+    } else if (req.method === 'OPTIONS') return answerOptions(res);
     for (const t of transports) {
-      if (t.accepts(req)) return t.handle(req, res, server);
+      if (t.accepts(req)) return t.handle(req, res, server, context);
     }
     if (req.method === 'GET' || req.method === 'HEAD') writeHttpError(res, 400, 'unknown Bayeux transport (a GET needs message and jsonp parameters)');
     else writeHttpError(res, 405, `method ${req.method} not allowed`);

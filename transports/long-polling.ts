@@ -9,7 +9,7 @@ import { HttpExchange } from './http-exchange.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { parseBody, parsePreParsed } from './parse-batch.js';
 import { readBody } from './read-body.js';
-import type { Transport } from './transport.js';
+import type { HandlerContext, Transport } from './transport.js';
 
 const debug = createDebug('bayeux:transport:long-polling');
 
@@ -58,7 +58,7 @@ class LongPollingTransport implements Transport {
     return req.method === 'POST';
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer): void {
+  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {
     readBody(req, server.options.maxBodyBytes, (err, body) => {
       if (err) return writeHttpError(res, err.status, err.message, err.status === 413);
       let batch: unknown[];
@@ -69,7 +69,9 @@ class LongPollingTransport implements Transport {
         debug('unexpected parse failure: %O', e);
         return writeHttpError(res, 400, 'malformed request');
       }
-      dispatch(server, new HttpExchange(req, res, this.connectionType, this.piggyback, writeJson), batch, body!.bytes);
+      const exchange = new HttpExchange(req, res, this.connectionType, this.piggyback, writeJson);
+      if (context?.browserCookie) exchange.browserId = context.browserCookie.identify(req, res, batch);
+      dispatch(server, exchange, batch, body!.bytes);
     });
   }
 }

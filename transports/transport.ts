@@ -4,6 +4,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BayeuxServer } from '../lib/server.js';
+import type { BrowserCookie } from './browser-cookie.js';
+
+/** What the handler passes on to its transports with each request. */
+export interface HandlerContext {
+  /** The browser cookie in use (see `HandlerOptions.browserCookie`), or null when off. */
+  readonly browserCookie: BrowserCookie | null;
+}
 
 /** A pluggable transport (long-polling, callback-polling, iframe, …). */
 export interface Transport {
@@ -14,5 +21,5 @@ export interface Transport {
   /** Whether this transport handles the request (method, parameters, headers). */
   accepts(req: IncomingMessage): boolean;
   /** Handles an accepted request to the end, answering through `res`. */
-  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer): void;
+  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void;
 }

@@ -35,6 +35,19 @@ export async function handleConnect(server: BayeuxServer, message: Message, stat
   if (r.held) {
     const racing = connects.get(clientId);
     if (racing && !racing.persistent) connects.supersede(racing);
+    // Another tab of this browser holds its long poll already: this one polls instead.
+    const browser = exchange.browserId;
+    const limit = options.maxSessionsPerBrowser;
+    if (browser !== undefined && limit >= 0 && connects.browserHolds(browser) >= limit) {
+      const taken = engine.endConnect(clientId, options.multiSessionInterval + options.maxInterval, true);
+      const mail = isPromise(taken) ? await taken : taken;
+      if (mail !== null && mail.length > 0) {
+        state.mail = state.mail ? state.mail.concat(mail) : mail;
+        state.batch = mail.batch;
+      }
+      const advice = { reconnect: 'retry', interval: options.multiSessionInterval, timeout: options.timeout, 'multiple-clients': true };
+      return success(message, { advice });
+    }
     // Extensions that look at the reply may want the request it answers (timesync does).
     const keep = server.extensions.hasOutgoing || server.sessionExtensions.has(clientId);
     const h = new HeldConnect(clientId, message.id, exchange, false, keep ? message : null);

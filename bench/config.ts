@@ -1,0 +1,214 @@
+/**
+ * Bench settings: defaults at real sizes, a `--quick` preset, and overrides from flags
+ * (`--idle-sizes 1000,5000`, `--rounds=2`) or the environment (`BENCH_IDLE_SIZES=…`).
+ * Every loop the bench runs is bounded by one of these counts or durations.
+ */
+import { TARGET_NAMES, type TargetName } from './shared/protocol.js';
+
+export interface BenchConfig {
+  targets: TargetName[];
+  /** Rounds per target in `compare` (medians are reported). */
+  rounds: number;
+  /** Generator processes (each has its own ~20k descriptor cap). */
+  workers: number;
+  /** Loopback source addresses, 127.0.0.2 … (127.0.0.1 + n). */
+  addrs: number;
+  /** Clients being set up at once, per worker. */
+  rampConcurrency: number;
+  /** Hold timeout for every target, ms. */
+  timeout: number;
+  /** Session lifetime without a connect, ms (Faye: 2 × timeout, not configurable). */
+  maxInterval: number;
+  /** Sessions run (and disconnected) before a baseline is taken, so JIT and pools are warm. */
+  warmSessions: number;
+  /** Bound on waits for sessions to be set up or drained, ms. */
+  settleTimeout: number;
+
+  idleSizes: number[];
+  /** Sizes for the heartbeat (connect round-trip CPU) measurement. */
+  hbSizes: number[];
+  /** Hold timeout during the heartbeat measurement, ms (short, so round trips happen). */
+  hbTimeout: number;
+  /** Measurement window for the heartbeat, ms. */
+  hbWindow: number;
+
+  fanSizes: number[];
+  /** Steady publishing: messages per second and count. */
+  steadyRate: number;
+  steadyCount: number;
+  /** Bursts: how many, deliveries per burst (messages = deliveries / subscribers), gap between. */
+  bursts: number;
+  burstDeliveries: number;
+  burstGap: number;
+  /**
+   * `tick` (default): the whole burst published in one synchronous loop, so it is queued
+   * before any response goes out; `turn`: one publish per event-loop turn, which leaves
+   * little to batch (each delivery then costs about one connect round trip, as in steady).
+   */
+  burstMode: string;
+  /** Wait for deliveries to arrive after the last publish, ms. */
+  drainTimeout: number;
+
+  publishers: number;
+  subsPerChannel: number;
+  pubDuration: number;
+
+  churnDuration: number;
+  churnConcurrency: number;
+  vanish: number;
+  churnTimeout: number;
+  churnMaxInterval: number;
+  /** Bound on the wait for the server to sweep every churned session, ms. */
+  churnWait: number;
+
+  /**
+   * CPU profiles of the targets: `window` (also a bare `--profile`) profiles each
+   * measurement window through node:inspector; `process` runs targets under
+   * `node --cpu-prof` (whole process, ramp and teardown included); empty: none.
+   */
+  profile: string;
+  profileDir: string;
+  /** idle and churn: write heap snapshots at the baseline and with the sessions held / after the sweep (into profileDir). */
+  heapSnapshots: boolean;
+  /** Write the compare tables into this file (between markers); empty: do not write. */
+  doc: string;
+  /**
+   * compare: scenarios to run (comma-separated; empty: all four; `none`: only rebuild the
+   * tables). The others are taken from the results of their last run, kept in
+   * .bench-out/results/.
+   */
+  scenarios: string;
+}
+
+export const DEFAULTS: BenchConfig = {
+  targets: [...TARGET_NAMES],
+  rounds: 3,
+  workers: 2,
+  addrs: 4,
+  rampConcurrency: 64,
+  timeout: 30_000,
+  maxInterval: 10_000,
+  warmSessions: 50,
+  settleTimeout: 90_000,
+  idleSizes: [1000, 10_000, 19_500],
+  hbSizes: [1000, 10_000, 19_500],
+  hbTimeout: 5000,
+  hbWindow: 15_000,
+  fanSizes: [1000, 10_000],
+  steadyRate: 1,
+  steadyCount: 20,
+  bursts: 5,
+  burstDeliveries: 200_000,
+  burstGap: 1000,
+  burstMode: 'tick',
+  drainTimeout: 30_000,
+  publishers: 200,
+  subsPerChannel: 3,
+  pubDuration: 15_000,
+  churnDuration: 20_000,
+  churnConcurrency: 200,
+  vanish: 0.1,
+  churnTimeout: 10_000,
+  churnMaxInterval: 10_000,
+  churnWait: 60_000,
+  profile: '',
+  profileDir: '.bench-out/profiles',
+  heapSnapshots: false,
+  doc: 'docs/performance.md',
+  scenarios: '',
+};
+
+/** Small sizes: every scenario in seconds. */
+export const QUICK: Partial<BenchConfig> = {
+  rounds: 1,
+  idleSizes: [500, 2000],
+  hbSizes: [2000],
+  hbTimeout: 2000,
+  hbWindow: 4000,
+  fanSizes: [500],
+  steadyRate: 10,
+  steadyCount: 20,
+  bursts: 2,
+  burstDeliveries: 20_000,
+  publishers: 50,
+  pubDuration: 3000,
+  churnDuration: 3000,
+  churnConcurrency: 50,
+  churnTimeout: 2000,
+  churnMaxInterval: 2000,
+  churnWait: 20_000,
+};
+
+const NUMBER_LISTS = new Set<keyof BenchConfig>(['idleSizes', 'hbSizes', 'fanSizes']);
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+function coerce(key: keyof BenchConfig, raw: string): unknown {
+  const current = DEFAULTS[key];
+  if (key === 'targets') {
+    const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const n of names) if (!TARGET_NAMES.includes(n as TargetName)) throw new Error(`unknown target ${n} (known: ${TARGET_NAMES.join(', ')})`);
+    return names;
+  }
+  if (NUMBER_LISTS.has(key)) return raw.trim() === '' ? [] : raw.split(',').map((s) => parseSize(s));
+  if (typeof current === 'number') return parseSize(raw);
+  if (typeof current === 'boolean') return raw === '' || raw === 'true' || raw === '1';
+  if (key === 'profile') {
+    const v = raw === '' || raw === 'true' || raw === '1' ? 'window' : raw;
+    if (v !== 'window' && v !== 'process' && v !== 'false' && v !== '0') throw new Error(`--profile: window or process, not ${raw}`);
+    return v === 'window' || v === 'process' ? v : '';
+  }
+  return raw;
+}
+
+/** Accepts `19500`, `19.5k`, `10k`. */
+function parseSize(s: string): number {
+  const t = s.trim().toLowerCase();
+  const n = t.endsWith('k') ? Number.parseFloat(t) * 1000 : Number(t);
+  if (!Number.isFinite(n)) throw new Error(`not a number: ${s}`);
+  return n;
+}
+
+/**
+ * Builds the config: defaults, then `--quick`, then BENCH_* variables, then flags.
+ * Returns the positional arguments too (scenario name and its operands).
+ */
+export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, base: Partial<BenchConfig> = {}): { config: BenchConfig; positional: string[] } {
+  const flags = new Map<string, string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--') && a !== '--quick' && a !== '--profile' && a !== '--heap-snapshots') flags.set(a.slice(2), argv[++i]!);
+    else flags.set(a.slice(2), '');
+  }
+  const quick = flags.has('quick') || env.BENCH_QUICK === '1';
+  const config: BenchConfig = { ...DEFAULTS, ...(quick ? QUICK : {}), ...base };
+  const known = new Map<string, keyof BenchConfig>();
+  for (const k of Object.keys(DEFAULTS) as (keyof BenchConfig)[]) known.set(kebab(k), k);
+  for (const [flag, key] of known) {
+    const envName = 'BENCH_' + flag.replace(/-/g, '_').toUpperCase();
+    if (env[envName] !== undefined) Object.assign(config, { [key]: coerce(key, env[envName]!) });
+  }
+  for (const [flag, value] of flags) {
+    if (flag === 'quick') continue;
+    const key = known.get(flag);
+    if (!key) throw new Error(`unknown flag --${flag}`);
+    Object.assign(config, { [key]: coerce(key, value) });
+  }
+  return { config, positional };
+}
+
+/** One line per setting, for --help. */
+export function describeFlags(): string {
+  return (Object.keys(DEFAULTS) as (keyof BenchConfig)[])
+    .map((k) => `  --${kebab(k)}  (default ${JSON.stringify(DEFAULTS[k])})`)
+    .join('\n');
+}

@@ -1,0 +1,278 @@
+/**
+ * Child processes for a bench run: targets and generator workers, each a plain `node`
+ * process (no TypeScript loader: the sources are transpiled file by file into
+ * .bench-out/build, keeping file and function names for profiles). Every child is
+ * tracked and killed by PID when the run ends, fails or is interrupted.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import type {
+  ChurnResult,
+  ChurnSpec,
+  PublishLoopResult,
+  PublishResult,
+  SpawnResult,
+  SpawnSpec,
+  TargetConfig,
+  TargetName,
+  TargetStats,
+  WorkerConfig,
+  WorkerSnapshot,
+} from './shared/protocol.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BUILD_DIR = path.join(ROOT, '.bench-out', 'build');
+
+const live = new Set<ChildProcess>();
+let handlersInstalled = false;
+
+/** Kills every child still running (SIGKILL, by PID). Safe to call more than once. */
+export function killAllChildren(): void {
+  for (const c of live) {
+    if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  live.clear();
+}
+
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', killAllChildren);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAllChildren();
+      process.exit(130);
+    });
+  }
+}
+
+let built = false;
+
+function sources(dir: string): string[] {
+  const abs = path.join(ROOT, dir);
+  return (fs.readdirSync(abs, { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map((f) => path.join(abs, f));
+}
+
+/**
+ * Transpiles lib/, transports/, extensions/ and the bench's child-process code to .bench-out/build
+ * (once per process; type checking is `npm run typecheck`'s job). Relative `.js`
+ * imports then resolve to the transpiled files, packages to node_modules.
+ */
+export function buildChildren(): void {
+  if (built) return;
+  // The library's own directories (those tsconfig.build.json compiles) and the bench's child code.
+  const dirs = ['lib', 'transports', 'extensions', 'bench/targets', 'bench/gen', 'bench/shared'];
+  const files = dirs.filter((d) => fs.existsSync(path.join(ROOT, d))).flatMap(sources);
+  for (const file of files) {
+    const out = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
+      fileName: file,
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        useDefineForClassFields: true,
+        sourceMap: false,
+      },
+    });
+    const dest = path.join(BUILD_DIR, path.relative(ROOT, file)).replace(/\.ts$/, '.js');
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.writeFileSync(dest, out.outputText);
+  }
+  built = true;
+}
+
+/** A forked child that answers `{rid, cmd}` requests. */
+class Child {
+  private nextRid = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly exited: Promise<void>;
+  readonly ready: Promise<Record<string, unknown>>;
+
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    live.add(proc);
+    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start`)), 30_000);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited with ${code} before it was ready`));
+      });
+      proc.on('message', (raw) => {
+        const msg = raw as { type?: string; rid?: number; error?: string };
+        if (msg.type === 'ready') {
+          clearTimeout(timer);
+          resolve(msg as Record<string, unknown>);
+          return;
+        }
+        const w = msg.rid === undefined ? undefined : this.waiting.get(msg.rid);
+        if (!w) return;
+        this.waiting.delete(msg.rid!);
+        clearTimeout(w.timer);
+        if (msg.error !== undefined) w.reject(new Error(`${name}: ${msg.error}`));
+        else w.resolve(msg);
+      });
+    });
+    this.ready.catch(() => {});
+    proc.once('exit', () => {
+      live.delete(proc);
+      for (const w of this.waiting.values()) {
+        clearTimeout(w.timer);
+        w.reject(new Error(`${name} exited`));
+      }
+      this.waiting.clear();
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  request<T>(body: Record<string, unknown>, timeoutMs: number): Promise<T> {
+    const rid = this.nextRid++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(rid);
+        reject(new Error(`${this.name}: no answer to ${String(body.cmd)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(rid, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.proc.send({ rid, ...body });
+    });
+  }
+
+  /** Asks the child to exit (so a CPU profile gets written); kills it by PID if it does not. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    try {
+      this.proc.send({ rid: 0, cmd: this.stopCommand });
+    } catch {
+      // channel closed already
+    }
+    const t = setTimeout(() => this.kill(), graceMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  protected get stopCommand(): string {
+    return 'stop';
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
+function forkChild(name: string, file: string, arg: object, execArgv: string[]): ChildProcess {
+  installHandlers();
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // no TypeScript loader in the measured processes
+  return fork(path.join(BUILD_DIR, file), [JSON.stringify(arg)], {
+    execArgv,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'json',
+  });
+}
+
+/** A target server process. */
+export class TargetProc extends Child {
+  port = 0;
+
+  stats(gc: boolean): Promise<TargetStats> {
+    return this.request<TargetStats>({ cmd: 'stats', gc }, 60_000);
+  }
+
+  /** Starts or stops a CPU profile of this process (written to `file` on stop). */
+  profile(action: 'start' | 'stop', file: string): Promise<unknown> {
+    return this.request({ cmd: 'profile', action, file }, 60_000);
+  }
+
+  /** Writes a heap snapshot (after forced GC) to `file`. */
+  heapSnapshot(file: string): Promise<unknown> {
+    return this.request({ cmd: 'heapSnapshot', file }, 120_000);
+  }
+
+  publish(channel: string, count: number, intervalMs: number, tag: string): Promise<PublishResult> {
+    return this.request<PublishResult>({ cmd: 'publish', channel, count, intervalMs, tag }, 60_000 + count * Math.max(intervalMs, 1));
+  }
+}
+
+export interface TargetStartOptions {
+  /** Write a CPU profile to this file (the directory is created). */
+  profileFile?: string;
+}
+
+export async function startTarget(name: TargetName, config: TargetConfig, options: TargetStartOptions = {}): Promise<TargetProc> {
+  buildChildren();
+  const execArgv = ['--expose-gc'];
+  if (options.profileFile) {
+    fs.mkdirSync(path.dirname(options.profileFile), { recursive: true });
+    execArgv.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${path.dirname(options.profileFile)}`,
+      `--cpu-prof-name=${path.basename(options.profileFile)}`,
+      '--cpu-prof-interval=250',
+    );
+  }
+  const t = new TargetProc(name, forkChild(name, `bench/targets/${name}.js`, config, execArgv));
+  const ready = await t.ready;
+  t.port = ready.port as number;
+  return t;
+}
+
+/** A generator worker process. */
+export class WorkerProc extends Child {
+  protected override get stopCommand(): string {
+    return 'close';
+  }
+
+  spawn(spec: SpawnSpec, timeoutMs: number): Promise<SpawnResult> {
+    return this.request<SpawnResult>({ cmd: 'spawn', spec }, timeoutMs);
+  }
+
+  snapshot(reset: boolean): Promise<WorkerSnapshot> {
+    return this.request<WorkerSnapshot>({ cmd: 'snapshot', reset }, 30_000);
+  }
+
+  publishLoop(durationMs: number, tag: string): Promise<PublishLoopResult> {
+    return this.request<PublishLoopResult>({ cmd: 'publish', durationMs, tag }, durationMs + 60_000);
+  }
+
+  churn(spec: ChurnSpec, timeoutMs: number): Promise<ChurnResult> {
+    return this.request<ChurnResult>({ cmd: 'churn', spec }, timeoutMs);
+  }
+}
+
+export async function startWorkers(count: number, port: number, addrs: number, path_ = '/cometd'): Promise<WorkerProc[]> {
+  buildChildren();
+  const sourceAddrs = Array.from({ length: Math.max(0, addrs) }, (_, i) => `127.0.0.${i + 2}`);
+  const workers: WorkerProc[] = [];
+  for (let i = 0; i < count; i++) {
+    const cfg: WorkerConfig = { host: '127.0.0.1', port, path: path_, addrs: sourceAddrs, index: i };
+    workers.push(new WorkerProc(`generator-${i}`, forkChild(`generator-${i}`, 'bench/gen/worker.js', cfg, [])));
+  }
+  await Promise.all(workers.map((w) => w.ready));
+  return workers;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

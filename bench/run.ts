@@ -1,0 +1,232 @@
+/**
+ * `npm run bench -- <scenario> [flags]`
+ *
+ *   idle | fanout | publish | churn   one scenario against the chosen targets
+ *   compare                           all four against all four targets, alternating,
+ *                                     medians and ratios, written into docs/performance.md
+ *   profile-top <file.cpuprofile>…    self-time summary of CPU profiles (see --profile)
+ *   heap-diff <base> <held> <n>       per-session heap by constructor (see idle --heap-snapshots)
+ *
+ * Flags (or BENCH_* variables) size everything; `--quick` runs small sizes in seconds.
+ * `npm run bench -- --help` lists them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describeFlags, parseArgs, type BenchConfig } from './config.js';
+import { killAllChildren, ROOT } from './harness.js';
+import { heapDiff } from './heap-diff.js';
+import { profileReport } from './profile-top.js';
+import {
+  configSummary,
+  goals,
+  goalsMarkdown,
+  machine,
+  markdownTable,
+  medians,
+  scenarioTable,
+  textTable,
+  writeBetweenMarkers,
+  type Runs,
+} from './report.js';
+import { churnScenario } from './scenarios/churn.js';
+import type { Log, Metrics, Scenario } from './scenarios/common.js';
+import { fanoutScenario } from './scenarios/fanout.js';
+import { idle } from './scenarios/idle.js';
+import { publishScenario } from './scenarios/publish.js';
+import type { TargetName } from './shared/protocol.js';
+
+export const SCENARIOS: Record<string, Scenario> = {
+  idle,
+  fanout: fanoutScenario,
+  'fan-out': fanoutScenario,
+  publish: publishScenario,
+  churn: churnScenario,
+};
+
+export interface ScenarioOutcome {
+  scenario: Scenario;
+  runs: Runs;
+  medians: Map<TargetName, Metrics>;
+  /** Failures, as "target round: message". */
+  failures: string[];
+}
+
+/** Runs one scenario: `rounds` rounds, each over every target in order (A B C D A B C D …). */
+export async function runScenario(scenario: Scenario, cfg: BenchConfig, log: Log = (l) => process.stderr.write(l + '\n')): Promise<ScenarioOutcome> {
+  const runs: Runs = new Map(cfg.targets.map((t) => [t, [] as Metrics[]]));
+  const failures: string[] = [];
+  for (let round = 1; round <= cfg.rounds; round++) {
+    for (const target of cfg.targets) {
+      log(`  ${scenario.name} round ${round}/${cfg.rounds}: ${target}`);
+      try {
+        runs.get(target)!.push(await scenario.run(target, cfg, log));
+      } catch (err) {
+        const msg = `${target} round ${round}: ${(err as Error)?.stack ?? String(err)}`;
+        failures.push(msg);
+        log(`    FAILED ${msg}`);
+        killAllChildren();
+      }
+    }
+  }
+  return { scenario, runs, medians: medians(runs), failures };
+}
+
+function printOutcome(o: ScenarioOutcome, cfg: BenchConfig): void {
+  const t = scenarioTable(o.scenario, cfg, o.medians);
+  process.stdout.write(`\n${o.scenario.title} (${o.scenario.name}), medians of ${cfg.rounds} round(s):\n${textTable(t)}\n`);
+  const json = {
+    scenario: o.scenario.name,
+    rounds: cfg.rounds,
+    medians: Object.fromEntries(o.medians),
+    runs: Object.fromEntries(o.runs),
+    failures: o.failures,
+  };
+  process.stdout.write(JSON.stringify(json, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)) + '\n');
+}
+
+const RESULTS_DIR = path.join(ROOT, '.bench-out', 'results');
+
+interface SavedOutcome {
+  date: string;
+  runs: Record<string, (Record<string, number | null>)[]>;
+  failures: string[];
+}
+
+function saveOutcome(o: ScenarioOutcome, date: Date): void {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const saved: SavedOutcome = { date: date.toISOString(), runs: Object.fromEntries(o.runs), failures: o.failures };
+  fs.writeFileSync(path.join(RESULTS_DIR, `${o.scenario.name}.json`), JSON.stringify(saved, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
+}
+
+function loadOutcome(scenario: Scenario): (ScenarioOutcome & { date: string }) | null {
+  const file = path.join(RESULTS_DIR, `${scenario.name}.json`);
+  if (!fs.existsSync(file)) return null;
+  const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedOutcome;
+  const runs: Runs = new Map();
+  for (const [target, rounds] of Object.entries(saved.runs)) {
+    runs.set(
+      target as TargetName,
+      rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN]))),
+    );
+  }
+  return { scenario, runs, medians: medians(runs), failures: saved.failures, date: saved.date };
+}
+
+async function compare(cfg: BenchConfig): Promise<void> {
+  const order = [idle, fanoutScenario, publishScenario, churnScenario];
+  // `--scenarios none` reruns nothing: the tables are rebuilt from the saved results.
+  const wanted =
+    cfg.scenarios === 'none' ? [] : cfg.scenarios ? cfg.scenarios.split(',').map((s) => SCENARIOS[s.trim()]?.name ?? s.trim()) : order.map((s) => s.name);
+  for (const w of wanted) if (!order.some((s) => s.name === w)) throw new Error(`unknown scenario ${w}`);
+  const outcomes: (ScenarioOutcome & { date: string })[] = [];
+  const started = new Date();
+  for (const s of order) {
+    if (!wanted.includes(s.name)) {
+      const cached = loadOutcome(s);
+      if (cached) {
+        process.stderr.write(`== ${s.title}: results of ${cached.date.slice(0, 16).replace('T', ' ')} UTC (not rerun)\n`);
+        outcomes.push(cached);
+      }
+      continue;
+    }
+    process.stderr.write(`== ${s.title}\n`);
+    const date = new Date();
+    const o = await runScenario(s, cfg);
+    saveOutcome(o, date);
+    outcomes.push({ ...o, date: date.toISOString() });
+    printOutcome(o, cfg);
+  }
+  const all = new Map(outcomes.map((o) => [o.scenario.name, o.medians]));
+  const g = goals(cfg, all);
+  process.stdout.write('\nIssue-3 targets:\n' + textTable({ head: ['figure', 'target', 'measured', 'status'], rows: g.map((r) => [r.figure, r.goal, r.measured, r.met]) }) + '\n');
+  if (cfg.doc) {
+    const block = [
+      `_Generated by \`npm run bench -- compare\` on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
+        `${((Date.now() - started.getTime()) / 60000).toFixed(0)} min._`,
+      '',
+      `Machine: ${machine()}.`,
+      '',
+      'Settings:',
+      '',
+      configSummary(cfg),
+      '',
+      '### Where bayeux-server stands against the issue-3 targets',
+      '',
+      goalsMarkdown(g),
+      '',
+      ...outcomes.flatMap((o) => [
+        `### ${o.scenario.title} (\`${o.scenario.name}\`)`,
+        '',
+        `Medians of ${Math.max(...[...o.runs.values()].map((r) => r.length))} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.`,
+        '',
+        markdownTable(scenarioTable(o.scenario, cfg, o.medians)),
+        '',
+        ...(o.failures.length ? ['Failed runs:', '', ...o.failures.map((f) => '- `' + f.split('\n')[0] + '`'), ''] : []),
+      ]),
+    ].join('\n');
+    const file = path.resolve(ROOT, cfg.doc);
+    writeBetweenMarkers(file, block);
+    process.stderr.write(`tables written to ${path.relative(ROOT, file)}\n`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(
+      'usage: npm run bench -- <idle|fanout|publish|churn|compare> [--quick] [flags]\n' +
+        '       npm run bench -- profile-top <file.cpuprofile>... [--top N]\n' +
+        '       npm run bench -- heap-diff <base.heapsnapshot> <held.heapsnapshot> <sessions>\n\nflags (also as BENCH_<NAME> variables):\n' +
+        describeFlags() +
+        '\n',
+    );
+    return argv.length === 0 ? 1 : 0;
+  }
+  if (argv[0] === 'heap-diff') {
+    const [base, held, n] = argv.slice(1);
+    if (!base || !held || !n) {
+      process.stderr.write('usage: npm run bench -- heap-diff <base.heapsnapshot> <held.heapsnapshot> <sessions>\n');
+      return 1;
+    }
+    process.stdout.write(heapDiff(path.resolve(base), path.resolve(held), Number(n)) + '\n');
+    return 0;
+  }
+  if (argv[0] === 'profile-top') {
+    const top = argv.indexOf('--top');
+    const n = top >= 0 ? Number(argv[top + 1]) : 25;
+    const files = argv.slice(1).filter((a, i, arr) => !a.startsWith('--') && arr[i - 1] !== '--top');
+    for (const f of files) process.stdout.write(profileReport(path.resolve(f), n) + '\n\n');
+    return 0;
+  }
+  const name = argv[0]!;
+  const single = SCENARIOS[name];
+  if (!single && name !== 'compare') {
+    process.stderr.write(`unknown scenario ${name}\n`);
+    return 1;
+  }
+  // One round for a single scenario unless asked; compare keeps its default of three.
+  const { config } = parseArgs(argv.slice(1), process.env, single ? { rounds: 1 } : {});
+  process.stderr.write(`machine: ${machine()}\n`);
+  if (single) {
+    if (name !== 'compare' && !argv.some((a) => a.startsWith('--doc'))) config.doc = '';
+    const o = await runScenario(single, config);
+    printOutcome(o, config);
+    return o.failures.length ? 2 : 0;
+  }
+  await compare(config);
+  return 0;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && path.resolve(process.argv[1]).replace(/\.ts$/, '') === path.join(ROOT, 'bench', 'run');
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      killAllChildren();
+      process.exit(code);
+    },
+    (err: unknown) => {
+      process.stderr.write(String((err as Error)?.stack ?? err) + '\n');
+      killAllChildren();
+      process.exit(1);
+    },
+  );
+}

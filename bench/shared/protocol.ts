@@ -1,0 +1,145 @@
+/**
+ * Messages between the bench orchestrator and its child processes (targets and generator
+ * workers). Every request carries `rid`; the child answers with the same `rid`.
+ */
+import type { HistogramData } from './histogram.js';
+
+/** The servers under test. */
+export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit';
+export const TARGET_NAMES: readonly TargetName[] = ['bayeux', 'faye', 'cometd', 'limit'];
+
+/** Settings a target process starts with (argv[2], JSON). */
+export interface TargetConfig {
+  /** How long a /meta/connect is held, ms (the same for every target in a run). */
+  timeout: number;
+  /** How long a session lives without a connect, ms (Faye has no such option: 2 × timeout). */
+  maxInterval: number;
+  path: string;
+}
+
+/** What a target reports about itself. */
+export interface TargetStats {
+  /** process.cpuUsage(), µs. */
+  cpuUser: number;
+  cpuSystem: number;
+  heapUsed: number;
+  heapTotal: number;
+  rss: number;
+  external: number;
+  /** Requests whose response has not been ended yet (held connects, mostly). */
+  openRequests: number;
+  /** Requests received since start. */
+  requests: number;
+  /** Live sessions according to the server itself. */
+  sessions: number;
+}
+
+export type TargetRequest =
+  | { rid: number; cmd: 'stats'; gc: boolean }
+  | { rid: number; cmd: 'publish'; channel: string; count: number; intervalMs: number; tag: string }
+  | { rid: number; cmd: 'profile'; action: 'start' | 'stop'; file: string }
+  | { rid: number; cmd: 'heapSnapshot'; file: string }
+  | { rid: number; cmd: 'stop' };
+
+export interface PublishResult {
+  /** Epoch ms (sub-ms precision) of the first and last publish call. */
+  t0: number;
+  t1: number;
+  published: number;
+}
+
+/** Settings a generator worker starts with (argv[2], JSON). */
+export interface WorkerConfig {
+  host: string;
+  port: number;
+  path: string;
+  /** Loopback source addresses, used round-robin per connection. */
+  addrs: string[];
+  index: number;
+}
+
+/** A group of simulated clients to create in one worker. */
+export interface SpawnSpec {
+  /** Global index of the first client (channel assignment uses it). */
+  first: number;
+  count: number;
+  /** Subscribe to `${channelPrefix}${(index % channelModulo)}`, or to `channelPrefix` when modulo is 0. */
+  subscribePrefix: string | null;
+  subscribeModulo: number;
+  /** Publishers publish to `${publishPrefix}${index % publishModulo}` on a second connection. */
+  publishPrefix: string | null;
+  publishModulo: number;
+  /** Clients being set up at once (bounds the ramp). */
+  concurrency: number;
+}
+
+export interface ChurnSpec {
+  /** Stop starting new sessions after this long, ms (0: use `sessions`). */
+  durationMs: number;
+  /** Or run exactly this many sessions (when durationMs is 0). */
+  sessions: number;
+  concurrency: number;
+  /** Fraction of sessions that vanish (socket destroyed while a connect is held) instead of disconnecting. */
+  vanish: number;
+  channels: number;
+  /** advice.timeout sent on the held connect (ms); the server holds it at most this long. */
+  holdMs: number;
+}
+
+export interface TagCounters {
+  count: number;
+  hist: HistogramData;
+  /** Epoch ms of the first and last receipt. */
+  firstAt: number;
+  lastAt: number;
+}
+
+export interface WorkerSnapshot {
+  /** process.cpuUsage() user + system, µs. */
+  cpu: number;
+  /** Held-connect round trips completed (replies to non-first connects). */
+  connectReplies: number;
+  deliveries: Record<string, TagCounters>;
+  /** Clients whose held connect is out right now. */
+  holding: number;
+  clients: number;
+  errors: number;
+  /** Connections re-opened after the server closed one. */
+  reconnects: number;
+  /** Sessions the server forgot (402) and that had to handshake again. */
+  rehandshakes: number;
+  acks: number;
+  nacks: number;
+  firstError: string | null;
+}
+
+export type WorkerRequest =
+  | { rid: number; cmd: 'spawn'; spec: SpawnSpec }
+  | { rid: number; cmd: 'snapshot'; reset: boolean }
+  | { rid: number; cmd: 'publish'; durationMs: number; tag: string }
+  | { rid: number; cmd: 'churn'; spec: ChurnSpec }
+  | { rid: number; cmd: 'close' };
+
+export interface SpawnResult {
+  established: number;
+  failed: number;
+}
+
+export interface PublishLoopResult {
+  acks: number;
+  nacks: number;
+  /** Publishes sent but not answered by the end (counted as failed). */
+  unanswered: number;
+}
+
+export interface ChurnResult {
+  created: number;
+  disconnected: number;
+  vanished: number;
+  failed: number;
+}
+
+/** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,63 @@
+/**
+ * A complete scaled-out setup on one machine: N bayeux-server processes (server.ts) on one
+ * Redis, behind a small round-robin HTTP balancer — no sticky sessions: each request goes
+ * to the next process, and every process can answer any client.
+ *
+ *   redis-server --port 6379 &            # or any Redis you have
+ *   npx tsx examples/scaling/run.ts       # REDIS_URL, PROCESSES (3), PORT (8000) optional
+ *
+ * Then point CometD or Faye clients at http://127.0.0.1:8000/cometd. In production the
+ * balancer is nginx, HAProxy or a cloud load balancer (see docs/scaling.md).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const count = Number(process.env.PROCESSES ?? 3);
+const port = Number(process.env.PORT ?? 8000);
+const entry = fileURLToPath(new URL('./server.ts', import.meta.url));
+
+const children: ChildProcess[] = [];
+const ports = await Promise.all(
+  Array.from({ length: count }, (_, i) => {
+    const child = fork(entry, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, REDIS_URL: redisUrl, NODE_NAME: `node-${i}`, PORT: '0' } });
+    children.push(child);
+    return new Promise<number>((resolve, reject) => {
+      child.once('message', (m) => resolve((m as { port: number }).port));
+      child.once('exit', (code) => reject(new Error(`node-${i} exited with ${code}`)));
+    });
+  }),
+);
+ports.forEach((p, i) => console.log(`node-${i} (pid ${children[i]!.pid}) on http://127.0.0.1:${p}/cometd`));
+
+// Round-robin balancer: a process that refuses connections is skipped on the next try.
+let next = 0;
+const agent = new http.Agent({ keepAlive: true });
+const balancer = http.createServer((req, res) => {
+  const target = ports[next]!;
+  next = (next + 1) % ports.length;
+  const up = http.request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
+    res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+    upRes.pipe(res);
+  });
+  up.on('error', () => {
+    if (!res.headersSent) res.writeHead(502).end();
+    else res.destroy();
+  });
+  req.pipe(up);
+});
+balancer.listen(port, '127.0.0.1', () => console.log(`balancer on http://127.0.0.1:${port}/cometd -> ${ports.join(', ')}`));
+
+function shutdown(): void {
+  let left = children.length;
+  for (const c of children) {
+    c.once('exit', () => --left === 0 && process.exit(0));
+    c.kill('SIGTERM');
+  }
+  balancer.close();
+  agent.destroy();
+  balancer.closeAllConnections();
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

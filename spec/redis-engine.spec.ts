@@ -1,0 +1,228 @@
+/**
+ * The Redis engine against a real redis-server (started on a free loopback port): the
+ * shared engine contract, then what only a shared store shows — a payload stored once,
+ * one round trip per publish whatever the subscriber count, wakes routed only to the
+ * process holding a session, one expiry sweep for several processes, and prompt failure
+ * (then recovery) when Redis goes away.
+ */
+import { expect } from 'chai';
+import type { Redis } from 'ioredis';
+import { EngineUnavailableError, RedisEngine, type EngineListener, type SessionRemovedReason } from '../lib/index.js';
+import { engineContract } from './support/engine-contract.js';
+import { RedisServer, stopAllRedisServers } from './support/redis-server.js';
+import { waitUntil } from './support/wait.js';
+
+let server: RedisServer;
+let prefixes = 0;
+const nextPrefix = (): string => `t${process.pid}x${++prefixes}`;
+
+describe('redis engine', function () {
+  this.timeout(20_000);
+
+  before(async function () {
+    server = await RedisServer.start();
+  });
+  after(async function () {
+    await stopAllRedisServers();
+  });
+
+  engineContract('redis engine', { makeEngine: () => new RedisEngine({ url: server.url, prefix: nextPrefix() }) });
+
+  describe('shared store', function () {
+    interface Node {
+      engine: RedisEngine;
+      wakes: string[];
+      removed: [string, SessionRemovedReason][];
+    }
+    const nodes: Node[] = [];
+    let admin: Redis;
+
+    async function node(prefix: string, sweepInterval = 10_000): Promise<Node> {
+      const n: Node = { engine: new RedisEngine({ url: server.url, prefix }), wakes: [], removed: [] };
+      const listener: EngineListener = {
+        wake: (id) => n.wakes.push(id),
+        sessionRemoved: (id, reason) => n.removed.push([id, reason]),
+        queueOverflow: () => {},
+      };
+      await n.engine.open(listener, { maxQueue: 1000, sweepInterval });
+      nodes.push(n);
+      return n;
+    }
+
+    /** Connects a session and leaves it held by `n`. */
+    async function hold(n: Node, id: string): Promise<void> {
+      await n.engine.createSession(id, 60_000);
+      await n.engine.beginConnect(id, true);
+      await n.engine.endConnect(id, 60_000, false);
+      expect((await n.engine.beginConnect(id, true))?.held).to.equal(true);
+    }
+
+    beforeEach(function () {
+      admin = server.client();
+    });
+    afterEach(async function () {
+      await Promise.all(nodes.splice(0).map((n) => n.engine.close()));
+      await admin.quit();
+    });
+
+    it('stores a published payload once, queues only its id, and frees it when every queue took it', async function () {
+      const prefix = nextPrefix();
+      const a = await node(prefix);
+      for (let i = 0; i < 50; i++) {
+        await a.engine.createSession(`s${i}`, 60_000);
+        await a.engine.subscribe(`s${i}`, [i % 2 ? '/room/*' : '/room/1'], 10);
+      }
+      const payload = JSON.stringify({ channel: '/room/1', data: 'x'.repeat(1000) });
+      expect(await a.engine.publish('/room/1', payload)).to.equal(50);
+      const messageKeys = await admin.keys(`${prefix}:m:*`);
+      expect(messageKeys, 'one stored payload').to.have.length(1);
+      expect(await admin.hget(messageKeys[0]!, 'p')).to.equal(payload);
+      const queued = await admin.lrange(`{${prefix}:s7}:q`, 0, -1);
+      expect(queued, 'the queue holds an id, not the payload').to.have.length(1);
+      expect(queued[0]!.length).to.be.below(20);
+      for (let i = 0; i < 49; i++) expect(await a.engine.takeQueued(`s${i}`)).to.deep.equal([payload]);
+      expect(await admin.exists(messageKeys[0]!), 'still queued for s49').to.equal(1);
+      await a.engine.destroySession('s49', 'server');
+      expect(await admin.exists(messageKeys[0]!), 'freed once no queue holds it').to.equal(0);
+    });
+
+    it('costs one round trip per publish, with 1 or 300 subscribers held on 3 processes, and wakes only the holders', async function () {
+      const prefix = nextPrefix();
+      const [a, b, c, idle] = [await node(prefix), await node(prefix), await node(prefix), await node(prefix)];
+      await hold(a, 'solo');
+      await a.engine.subscribe('solo', ['/one'], 10);
+      const holders = [a, b, c];
+      for (let i = 0; i < 300; i++) {
+        const id = `m${i}`;
+        await hold(holders[i % 3]!, id);
+        await holders[i % 3]!.engine.subscribe(id, [i % 2 ? '/many/**' : '/many/x'], 10);
+      }
+      for (const n of nodes) await n.engine.barrier();
+      for (const n of nodes) n.wakes.length = 0;
+
+      // Every command the publishing process sends, seen by Redis itself (MONITOR).
+      const id = (await idle.engine.client.client('ID')) as number;
+      const addr = ((await admin.client('LIST', 'ID', String(id))) as string).match(/ addr=(\S+)/)![1]!;
+      const monitor = await server.client().monitor();
+      const sent: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source === addr) sent.push(args);
+      });
+      await idle.engine.client.ping('mark-start');
+      await waitUntil(() => sent.some((s) => s[1] === 'mark-start'), 'MONITOR to see the start mark');
+      sent.length = 0;
+
+      expect(await idle.engine.publish('/one', '"p1"')).to.equal(1);
+      await idle.engine.client.ping('mark-mid');
+      await waitUntil(() => sent.some((s) => s[1] === 'mark-mid'), 'MONITOR to see the middle mark');
+      const one = sent.length - 1;
+      expect(await idle.engine.publish('/many/x', '"p300"')).to.equal(300);
+      await idle.engine.client.ping('mark-end');
+      await waitUntil(() => sent.some((s) => s[1] === 'mark-end'), 'MONITOR to see the end mark');
+      monitor.disconnect();
+      const commands = sent.filter((s) => s[0]!.toLowerCase() !== 'ping').map((s) => s[0]!.toLowerCase());
+      expect(one, 'commands for a publish to 1 subscriber').to.equal(1);
+      expect(commands, 'commands for both publishes').to.have.length(2);
+      expect(commands.every((c) => c === 'evalsha' || c === 'eval')).to.equal(true);
+
+      for (const n of nodes) await n.engine.barrier();
+      expect(idle.wakes, 'a process holding no subscriber is not woken').to.deep.equal([]);
+      expect(a.wakes.sort()).to.deep.equal(['solo', ...Array.from({ length: 100 }, (_, k) => `m${k * 3}`)].sort());
+      expect(b.wakes).to.have.length(100);
+      expect(c.wakes).to.have.length(100);
+      expect(await c.engine.takeQueued('m2')).to.deep.equal(['"p300"']);
+    });
+
+    it('a session held by one process is woken there when another process delivers to it', async function () {
+      const prefix = nextPrefix();
+      const [a, b] = [await node(prefix), await node(prefix)];
+      await hold(b, 's');
+      expect(await a.engine.deliver('s', '"hi"')).to.equal(true);
+      await a.engine.barrier();
+      await b.engine.barrier();
+      expect(a.wakes).to.deep.equal([]);
+      expect(b.wakes).to.deep.equal(['s']);
+      expect(await a.engine.takeQueued('s'), 'any process can take the mail').to.deep.equal(['"hi"']);
+    });
+
+    it('a session destroyed through one process is reported to the process holding it', async function () {
+      const prefix = nextPrefix();
+      const [a, b] = [await node(prefix), await node(prefix)];
+      await hold(b, 's');
+      expect(await a.engine.destroySession('s', 'disconnect')).to.equal(true);
+      await waitUntil(() => b.removed.length > 0, 'the holder to hear of the removal');
+      expect(b.removed).to.deep.equal([['s', 'disconnect']]);
+      expect(a.removed).to.deep.equal([]);
+    });
+
+    it('expired sessions are swept once for all processes (under a lock), each reported once', async function () {
+      const prefix = nextPrefix();
+      const a = await node(prefix, 5);
+      const b = await node(prefix, 5);
+      const c = await node(prefix, 5);
+      const ids = Array.from({ length: 40 }, (_, i) => `e${i}`);
+      for (const id of ids) await a.engine.createSession(id, 30);
+      await waitUntil(async () => (await a.engine.sessionCount()) === 0, 'every session to be swept', 5000);
+      const all = [...a.removed, ...b.removed, ...c.removed];
+      expect(all.map(([id]) => id).sort()).to.deep.equal([...ids].sort());
+      expect(all.every(([, reason]) => reason === 'timeout')).to.equal(true);
+    });
+
+    it('a held session whose process died expires after the connect lease', async function () {
+      const prefix = nextPrefix();
+      const sweeper = await node(prefix, 5);
+      const dying = new RedisEngine({ url: server.url, prefix, connectLeaseMs: 200 });
+      await dying.open({ wake() {}, sessionRemoved() {}, queueOverflow() {} }, { maxQueue: 10, sweepInterval: 60_000 });
+      await dying.createSession('orphan', 60_000);
+      await dying.beginConnect('orphan', true);
+      await dying.endConnect('orphan', 60_000, false);
+      expect((await dying.beginConnect('orphan', true))?.held).to.equal(true);
+      await dying.close(); // gone without answering its hold
+      await waitUntil(() => sweeper.removed.length > 0, 'the orphan to expire', 3000);
+      expect(sweeper.removed).to.deep.equal([['orphan', 'timeout']]);
+    });
+  });
+
+  describe('when Redis goes away', function () {
+    it('calls fail promptly as unavailable, and work again once Redis is back', async function () {
+      const own = await RedisServer.start();
+      const engine = new RedisEngine({ url: own.url, prefix: nextPrefix(), retryMs: 1500 });
+      await engine.open({ wake() {}, sessionRemoved() {}, queueOverflow() {} }, { maxQueue: 10, sweepInterval: 50 });
+      try {
+        await engine.createSession('s', 60_000);
+        await own.stop();
+        const started = Date.now();
+        let failure: unknown = null;
+        try {
+          await engine.hasSession('s');
+        } catch (err) {
+          failure = err;
+        }
+        expect(failure).to.be.instanceOf(EngineUnavailableError);
+        expect((failure as EngineUnavailableError).retryMs).to.equal(1500);
+        expect(Date.now() - started, 'ms to fail').to.be.below(2500);
+        // Many calls while down: each rejects, nothing piles up.
+        const outcomes = await Promise.allSettled(Array.from({ length: 200 }, () => engine.publish('/x', '"m"')));
+        expect(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof EngineUnavailableError)).to.equal(true);
+        await own.start();
+        await waitUntil(
+          async () => {
+            try {
+              await engine.createSession('t', 60_000);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          'the engine to reconnect',
+          5000,
+          50,
+        );
+        expect(await engine.hasSession('t')).to.equal(true);
+      } finally {
+        await engine.close();
+        await own.stop();
+      }
+    });
+  });
+});

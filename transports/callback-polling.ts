@@ -1,0 +1,140 @@
+/**
+ * callback-polling (JSONP): a GET carrying the batch in `message` (one JSON object or array,
+ * possibly several `message` parameters) and the callback name in `jsonp` (default
+ * `jsonpcallback`), answered with a script that calls the callback with the reply array.
+ *
+ * Browsers use it when they may not make a cross-origin XHR (CometD's fallback when CORS is
+ * refused, Faye's cross-origin handshake, dojox.cometd cross-domain). Holding and releasing
+ * `/meta/connect` is the same as long-polling; deliveries ride only on connect replies.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import createDebug from 'debug';
+import { joinMessages } from '../lib/serialize.js';
+import type { BayeuxServer } from '../lib/server.js';
+import { HttpExchange, type ResponseWriter } from './http-exchange.js';
+import { HttpError, writeHttpError } from './http-errors.js';
+import { dispatch } from './long-polling.js';
+import { parseMessageParams } from './parse-batch.js';
+import type { HandlerContext, Transport } from './transport.js';
+
+const debug = createDebug('bayeux:transport:callback-polling');
+
+/** Options for {@link callbackPolling}. */
+export interface CallbackPollingOptions {
+  /** Query parameter that names the callback. Default `jsonp` (what every client sends). */
+  callbackParameter?: string;
+  /** Callback used when the parameter is absent. Default `jsonpcallback` (the Bayeux spec's). */
+  defaultCallback?: string;
+  /** Longest accepted callback name. Default 128 (Dojo's dotted names run to about 60). */
+  maxCallbackLength?: number;
+}
+
+/**
+ * A JavaScript identifier path in ASCII: `a`, `_cometd_jsonp_3`, `$x`,
+ * `dojo.io.script.jsonp_dojoIoScript3._jsonpCallback`. No leading digit or dot, no `..`,
+ * no trailing dot; nothing that could close the call or start a statement.
+ */
+const CALLBACK = /^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*$/;
+
+/** Whether `name` is a callback name the transport will write into a script. */
+export function isValidCallback(name: string, maxLength = 128): boolean {
+  return name.length > 0 && name.length <= maxLength && CALLBACK.test(name);
+}
+
+/**
+ * JSON is not quite JavaScript: U+2028 and U+2029 are legal in JSON strings but ended
+ * string literals in older engines. Escaped, the script means the same everywhere.
+ */
+function escapeSeparators(json: string): string {
+  if (json.indexOf('\u2028') < 0 && json.indexOf('\u2029') < 0) return json;
+  return json.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/**
+ * The script body: `/**\/cb([...]);`. The leading comment keeps the first bytes out of the
+ * caller's control (the "Rosetta Flash" attack needs them).
+ */
+export function jsonpBody(callback: string, parts: readonly string[]): string {
+  return '/**/' + callback + '(' + escapeSeparators(joinMessages(parts)) + ');';
+}
+
+/** A {@link ResponseWriter} for one callback name. */
+export function jsonpWriter(callback: string): ResponseWriter {
+  return (res: ServerResponse, parts: readonly string[]) => {
+    const body = jsonpBody(callback, parts);
+    res.writeHead(200, [
+      'Content-Type',
+      'text/javascript; charset=utf-8',
+      'Cache-Control',
+      'no-cache, no-store',
+      'X-Content-Type-Options',
+      'nosniff',
+      // Fetched as a document (not by a script tag), the reply is a download, never a page.
+      'Content-Disposition',
+      'attachment; filename=f.txt',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+    ]);
+    res.end(body);
+  };
+}
+
+/** The query string of a request URL (without `?`), or null when there is none. */
+function queryOf(url: string | undefined): string | null {
+  if (url === undefined) return null;
+  const q = url.indexOf('?');
+  return q < 0 ? null : url.slice(q + 1);
+}
+
+class CallbackPollingTransport implements Transport {
+  readonly connectionType = 'callback-polling';
+  private readonly param: string;
+  private readonly fallback: string;
+  private readonly maxLength: number;
+
+  constructor(options: CallbackPollingOptions) {
+    this.param = options.callbackParameter ?? 'jsonp';
+    this.fallback = options.defaultCallback ?? 'jsonpcallback';
+    this.maxLength = options.maxCallbackLength ?? 128;
+    if (!isValidCallback(this.fallback, this.maxLength)) {
+      throw new TypeError(`bayeux-server: callback-polling defaultCallback ${JSON.stringify(this.fallback)} is not a valid name`);
+    }
+  }
+
+  accepts(req: IncomingMessage): boolean {
+    if (req.method !== 'GET') return false;
+    const query = queryOf(req.url);
+    return query !== null && new URLSearchParams(query).has('message');
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {
+    const params = new URLSearchParams(queryOf(req.url) ?? '');
+    const names = params.getAll(this.param);
+    if (names.length > 1) return writeHttpError(res, 400, `more than one ${this.param} parameter`);
+    const callback = names.length === 1 ? names[0]! : this.fallback;
+    if (!isValidCallback(callback, this.maxLength)) {
+      debug('refused callback name of %d chars', callback.length);
+      // The name is not echoed: the body is plain text and says nothing the caller chose.
+      return writeHttpError(res, 400, `invalid ${this.param} callback name`);
+    }
+    const values = params.getAll('message');
+    let batch: unknown[];
+    try {
+      batch = parseMessageParams(values);
+    } catch (e) {
+      if (e instanceof HttpError) return writeHttpError(res, e.status, e.message);
+      return writeHttpError(res, 400, 'malformed request');
+    }
+    let bytes = 0;
+    for (const v of values) bytes += Buffer.byteLength(v);
+    if (bytes > server.options.maxBodyBytes) return writeHttpError(res, 413, `message larger than ${server.options.maxBodyBytes} bytes`);
+    const exchange = new HttpExchange(req, res, this.connectionType, false, jsonpWriter(callback));
+    if (context?.browserCookie) exchange.browserId = context.browserCookie.identify(req, res, batch);
+    dispatch(server, exchange, batch, bytes);
+  }
+}
+
+/** Creates the callback-polling (JSONP) transport. */
+export function callbackPolling(options: CallbackPollingOptions = {}): Transport {
+  return new CallbackPollingTransport(options);
+}
