@@ -22,6 +22,10 @@ export class HeldConnect implements Timed {
   prev: Timed | null = null;
   next: Timed | null = null;
   list: TimedList | null = null;
+  /** An asynchronous engine is taking this session's mail for it right now. */
+  taking = false;
+  /** The timeout passed while `taking`: answer as soon as the take is back. */
+  expired = false;
   constructor(
     readonly clientId: string,
     /** The connect's `id`, echoed in its reply. */
@@ -58,7 +62,7 @@ export interface HeldConnectsConfig {
 /** Registry of held connects for this process. */
 export class HeldConnects {
   private readonly holds = new Map<string, HeldConnect>();
-  private readonly timer = new HoldTimer<HeldConnect>((h) => this.release(h, null));
+  private readonly timer = new HoldTimer<HeldConnect>((h) => this.expire(h));
   private pending = new Set<string>();
   private scheduled = false;
   /** Held connects per browser id (exchanges that carry one), for `maxSessionsPerBrowser`. */
@@ -125,9 +129,30 @@ export class HeldConnects {
       this.dropped(h);
       return;
     }
+    if (h.taking) return; // the take under way will see this mail too
     const taken = this.config.engine.takeQueued(clientId, false);
-    if (isPromise(taken)) taken.then((m) => this.deliverTaken(h, m), this.config.onError);
-    else this.deliverTaken(h, taken);
+    if (!isPromise(taken)) return this.deliverTaken(h, taken);
+    // While the take is under way, the timeout must not answer with a take of its own: the
+    // two could split the queue and this take's mail would go back behind newer mail.
+    h.taking = true;
+    taken.then(
+      (m) => {
+        h.taking = false;
+        this.deliverTaken(h, m);
+        if (h.expired && this.holds.get(h.clientId) === h) this.release(h, null);
+      },
+      (err: unknown) => {
+        h.taking = false;
+        this.config.onError(err);
+        if (h.expired && this.holds.get(h.clientId) === h) this.release(h, null);
+      },
+    );
+  }
+
+  /** The hold's timeout passed: answer it, unless a take is under way (it answers then). */
+  private expire(h: HeldConnect): void {
+    if (h.taking) h.expired = true;
+    else this.release(h, null);
   }
 
   private deliverTaken(h: HeldConnect, messages: string[] | null): void {

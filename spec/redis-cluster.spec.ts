@@ -126,9 +126,9 @@ describe('several processes on one Redis', function () {
       expect(got, who).to.have.length(MESSAGES);
       const keys = new Set(got.map((m) => `${m.from}:${m.seq}`));
       expect(keys.size, `${who}: distinct messages`).to.equal(MESSAGES);
-      // Every message of every publisher, once. Publish order per publisher is NOT asserted
-      // here yet: with an asynchronous engine, a flush's take can race a hold's timeout and
-      // the mail it put back lands behind newer mail (docs/scaling.md, "Known issues").
+      // Every message of every publisher, once. Publish order per publisher is not asserted
+      // yet: with an asynchronous engine, mail taken for a hold that a newer connect replaced
+      // (or whose client left) goes back behind newer mail (docs/scaling.md, "Known issues").
       for (const [i, n] of nodes.entries()) {
         const seqs = got
           .filter((m) => m.from === n.name)
