@@ -36,8 +36,6 @@ export const Errors = {
   connectionTypeUnsupported: (type: string) => make(301, type, 'connection_type_unsupported'),
   /** 400: a message without `data` published. */
   dataMissing: () => make(400, '', 'data_missing'),
-  /** 400: `/meta/connect` without `connectionType`. */
-  connectionTypeMissing: () => make(400, '', 'connection_type_missing'),
   /** 401: a message that needs a session carried no `clientId`. */
   clientIdMissing: () => make(401, '', 'client_id_missing', HANDSHAKE_ADVICE),
   /** 402: unknown, expired or disconnected session. */
@@ -66,8 +64,6 @@ export const Errors = {
   wildcardPublish: (channel: string) => make(405, channel, 'wildcard_publish_denied'),
   /** 405: a field of the wrong type. */
   fieldInvalid: (what: string) => make(405, '', what),
-  /** 409: a handshake sent in the same request as other messages. */
-  handshakeNotAlone: () => make(409, '', 'handshake_not_alone'),
   /** 413: one message larger than `maxMessageBytes`. */
   messageTooLarge: (limit: number) => make(413, String(limit), 'message_too_large'),
   /** 500: a server-side listener or engine call threw; the cause is logged, not sent. */
