@@ -163,6 +163,10 @@ describe('redis engine', function () {
       const ids = Array.from({ length: 40 }, (_, i) => `e${i}`);
       for (const id of ids) await a.engine.createSession(id, 30);
       await waitUntil(async () => (await a.engine.sessionCount()) === 0, 'every session to be swept', 5000);
+      // Removal notices travel after the sweep script returns: wait for all of them, then a
+      // few more sweep periods, so a duplicate notice would have time to show up.
+      await waitUntil(() => a.removed.length + b.removed.length + c.removed.length >= ids.length, 'every removal to be reported', 5000);
+      await new Promise((r) => setTimeout(r, 50));
       const all = [...a.removed, ...b.removed, ...c.removed];
       expect(all.map(([id]) => id).sort()).to.deep.equal([...ids].sort());
       expect(all.every(([, reason]) => reason === 'timeout')).to.equal(true);
