@@ -4,7 +4,7 @@
  */
 import createDebug from 'debug';
 import { META, parseChannel } from './channel-name.js';
-import { EngineUnavailableError, isPromise } from './engine.js';
+import { EngineUnavailableError, isPromise, type Engine } from './engine.js';
 import { BayeuxErrorException, Errors } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { handleConnect } from './handlers/connect.js';
@@ -33,8 +33,12 @@ export interface BatchState {
   held: boolean;
 }
 
-/** A handler for one validated message. Null only when the connect was held. */
-export type Handler = (server: BayeuxServer, message: Message, state: BatchState) => Promise<Reply | null>;
+/**
+ * A handler for one validated message. Null only when the connect was held. Handlers
+ * answer synchronously when they can (a synchronous engine, no policy or hooks), so the
+ * most frequent request — a lone `/meta/connect` — costs no promise at all.
+ */
+export type Handler = (server: BayeuxServer, message: Message, state: BatchState) => Reply | null | Promise<Reply | null>;
 
 const metaHandlers: Record<string, Handler> = {
   [META.handshake]: handleHandshake,
@@ -60,82 +64,167 @@ function structuralProblem(batch: readonly unknown[], max: number): string | nul
   return null;
 }
 
-/** Processes a batch and answers through the exchange (now, or later when held). */
-export async function processBatch(
+/**
+ * Processes a batch and answers through the exchange (now, or later when held). Returns a
+ * promise only when some step had to wait (an asynchronous engine, hooks, policies).
+ */
+export function processBatch(
   server: BayeuxServer,
   batch: readonly unknown[],
   exchange: Exchange,
   bodyBytes: number,
-): Promise<void> {
+): void | Promise<void> {
   const problem = structuralProblem(batch, server.options.maxBatchMessages);
   if (problem !== null) return exchange.fail(400, problem);
 
   const state: BatchState = { exchange, size: batch.length, mail: null, sessionId: null, held: false };
   // Only when the whole body is over the limit can one message be; measure them then.
   const measure = bodyBytes > server.options.maxMessageBytes;
-  const replies: string[] = [];
-  for (const raw of batch) {
-    const reply = await processOne(server, raw as { channel: string }, state, measure);
-    if (reply === null) return; // held: the held-connect registry answers later
-    if (reply !== DROPPED) replies.push(serializeReply(reply));
-  }
+  return processFrom(server, batch, 0, state, measure, []);
+}
 
-  if (state.sessionId !== null && exchange.piggyback) {
-    const taken = server.engine.takeQueued(state.sessionId, true);
-    const more = isPromise(taken) ? await taken : taken;
-    if (more !== null && more.length > 0) state.mail = state.mail ? state.mail.concat(more) : more;
+/** Processes the messages from `first` on, in order, then answers. */
+function processFrom(
+  server: BayeuxServer,
+  batch: readonly unknown[],
+  first: number,
+  state: BatchState,
+  measure: boolean,
+  replies: string[],
+): void | Promise<void> {
+  for (let i = first; i < batch.length; i++) {
+    const outcome = processOne(server, batch[i] as { channel: string }, state, measure);
+    if (isPromise(outcome)) {
+      return outcome.then((o) => {
+        if (record(o, replies)) return processFrom(server, batch, i + 1, state, measure, replies);
+      });
+    }
+    if (!record(outcome, replies)) return;
   }
+  return respond(server, state, replies);
+}
 
+/** Adds a reply to the response; false when the connect was held (answered later). */
+function record(outcome: Outcome, replies: string[]): boolean {
+  if (outcome === null) return false;
+  if (outcome !== DROPPED) replies.push(serializeReply(outcome));
+  return true;
+}
+
+/** Writes the replies, after the mail taken by a connect and any that can ride along. */
+function respond(server: BayeuxServer, state: BatchState, replies: string[]): void | Promise<void> {
+  if (state.sessionId !== null && state.exchange.piggyback) {
+    let taken: ReturnType<Engine['takeQueued']>;
+    try {
+      taken = server.engine.takeQueued(state.sessionId, true);
+    } catch (err) {
+      return piggybackFailed(server, state, replies, err);
+    }
+    if (isPromise(taken)) {
+      return taken.then(
+        (more) => {
+          addMail(state, more);
+          return write(server, state, replies);
+        },
+        (err: unknown) => piggybackFailed(server, state, replies, err),
+      );
+    }
+    addMail(state, taken);
+  }
+  return write(server, state, replies);
+}
+
+/**
+ * Taking mail to ride along failed (the engine's store is unreachable): the replies are
+ * ready and still go out; the mail stays queued for the next connect.
+ */
+function piggybackFailed(server: BayeuxServer, state: BatchState, replies: string[], err: unknown): void | Promise<void> {
+  server.reportError(err);
+  return write(server, state, replies);
+}
+
+function addMail(state: BatchState, more: string[] | null): void {
+  if (more !== null && more.length > 0) state.mail = state.mail ? state.mail.concat(more) : more;
+}
+
+function write(server: BayeuxServer, state: BatchState, replies: string[]): void | Promise<void> {
+  const { exchange, mail, sessionId } = state;
   if (!exchange.open) {
     // The client went away while we worked: keep its mail for the next connect.
-    if (state.mail && state.sessionId) await server.engine.requeue(state.sessionId, state.mail);
+    if (mail && sessionId) return server.engine.requeue(sessionId, mail);
     return;
   }
-  if (state.mail === null) return exchange.send(replies);
-  const mail = state.sessionId === null ? state.mail : await server.prepareMail(state.sessionId, state.mail);
-  exchange.send(mail.concat(replies));
+  if (mail === null) return exchange.send(replies);
+  const prepared = sessionId === null ? mail : server.prepareMail(sessionId, mail);
+  if (isPromise(prepared)) return prepared.then((m) => exchange.send(m.concat(replies)));
+  exchange.send(prepared.concat(replies));
 }
 
 /** Returned by {@link processOne} when an outgoing extension dropped the reply. */
 const DROPPED = Symbol('dropped');
+type Outcome = Reply | null | typeof DROPPED;
 
-async function processOne(
+function processOne(
   server: BayeuxServer,
   raw: { channel: string; id?: unknown },
   state: BatchState,
   measure: boolean,
-): Promise<Reply | null | typeof DROPPED> {
+): Outcome | Promise<Outcome> {
   const checked = validateMessage(raw);
   if (!checked.ok) {
     const id = typeof raw.id === 'string' ? raw.id : typeof raw.id === 'number' ? String(raw.id) : undefined;
     return failure({ id, channel: raw.channel }, Errors.fieldInvalid(checked.problem));
   }
-  let message = checked.message;
+  const message = checked.message;
   if (measure && !fitsIn(raw, server.options.maxMessageBytes)) {
     return failure(message, Errors.messageTooLarge(server.options.maxMessageBytes));
   }
-  let reply: Reply | null;
+  if (server.extensions.hasIncoming || server.sessionExtensions.size > 0) return processWithHooks(server, message, state);
+  return answer(server, message, state, guardedDispatch(server, message, state));
+}
+
+/** The incoming hooks run first; what they leave is dispatched (or refused). */
+async function processWithHooks(server: BayeuxServer, message: Message, state: BatchState): Promise<Outcome> {
+  let out: Message | null | string;
   try {
-    if (server.extensions.hasIncoming || server.sessionExtensions.size > 0) {
-      const out = await runIncoming(server, message, state);
-      if (typeof out === 'string') reply = failure(message, { code: Number.parseInt(out, 10) || 400, error: out });
-      else if (out === null) reply = failure(message, Errors.messageDeleted());
-      else reply = await dispatch(server, (message = out), state);
-    } else {
-      reply = await dispatch(server, message, state);
-    }
+    out = await runIncoming(server, message, state);
   } catch (err) {
-    if (err instanceof BayeuxErrorException) reply = failure(message, err.bayeux);
-    // The engine's store is unreachable (Redis down): tell the client to retry later.
-    else if (err instanceof EngineUnavailableError) reply = failure(message, Errors.unavailable(err.retryMs));
-    // Client data nested too deeply for JSON.stringify (a publish's data or ext): the client's fault.
-    else if (isStackOverflow(err)) reply = failure(message, Errors.fieldInvalid('message_too_deep'));
-    else {
-      debug('message on %s failed: %O', message.channel, err);
-      server.reportError(err);
-      reply = failure(message, Errors.internal());
-    }
+    return answer(server, message, state, errorReply(server, message, err));
   }
+  if (typeof out === 'string') return answer(server, message, state, failure(message, { code: Number.parseInt(out, 10) || 400, error: out }));
+  if (out === null) return answer(server, message, state, failure(message, Errors.messageDeleted()));
+  return answer(server, out, state, guardedDispatch(server, out, state));
+}
+
+/** Dispatches, turning a throw or a rejection into an error reply. */
+function guardedDispatch(server: BayeuxServer, message: Message, state: BatchState): Reply | null | Promise<Reply | null> {
+  let reply: Reply | null | Promise<Reply | null>;
+  try {
+    reply = dispatch(server, message, state);
+  } catch (err) {
+    return errorReply(server, message, err);
+  }
+  return isPromise(reply) ? reply.catch((err: unknown) => errorReply(server, message, err)) : reply;
+}
+
+function errorReply(server: BayeuxServer, message: Message, err: unknown): Reply {
+  if (err instanceof BayeuxErrorException) return failure(message, err.bayeux);
+  // The engine's store is unreachable (Redis down): tell the client to retry later.
+  if (err instanceof EngineUnavailableError) return failure(message, Errors.unavailable(err.retryMs));
+  // Client data nested too deeply for JSON.stringify (a publish's data or ext): the client's fault.
+  if (isStackOverflow(err)) return failure(message, Errors.fieldInvalid('message_too_deep'));
+  debug('message on %s failed: %O', message.channel, err);
+  server.reportError(err);
+  return failure(message, Errors.internal());
+}
+
+/** The reply as the client gets it: echoes added, outgoing hooks run (null: held). */
+function answer(server: BayeuxServer, message: Message, state: BatchState, reply: Reply | null | Promise<Reply | null>): Outcome | Promise<Outcome> {
+  if (isPromise(reply)) return reply.then((r) => finishReply(server, message, state, r));
+  return finishReply(server, message, state, reply);
+}
+
+function finishReply(server: BayeuxServer, message: Message, state: BatchState, reply: Reply | null): Outcome | Promise<Outcome> {
   if (reply === null) return null;
   // Clients key pending subscriptions by `subscription` (CometD drops a failed one by it):
   // a refusal by an extension must echo it as the handlers' own replies do.
@@ -144,10 +233,15 @@ async function processOne(
   }
   const to = typeof reply.clientId === 'string' ? reply.clientId : (message.clientId ?? null);
   const batch = message.channel === META.connect ? state.batch : undefined;
-  return (await server.outgoingReply(reply, to, state.exchange.context, message, batch)) ?? DROPPED;
+  const out = server.outgoingReply(reply, to, state.exchange.context, message, batch);
+  return isPromise(out) ? out.then(orDropped) : orDropped(out);
 }
 
-async function dispatch(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply | null> {
+function orDropped(reply: Reply | null): Reply | typeof DROPPED {
+  return reply ?? DROPPED;
+}
+
+function dispatch(server: BayeuxServer, message: Message, state: BatchState): Reply | null | Promise<Reply | null> {
   const info = parseChannel(message.channel);
   if (info === null) return failure(message, Errors.channelInvalid(message.channel));
   if (info.kind === 'meta') {

@@ -120,9 +120,22 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
    * through `exchange`. `bodyBytes` is the request size, used for the message-size limit.
    * Never throws: failures become error replies or `exchange.fail`.
    */
-  async process(batch: readonly unknown[], exchange: Exchange, bodyBytes = 0): Promise<void> {
+  process(batch: readonly unknown[], exchange: Exchange, bodyBytes = 0): Promise<void> {
+    try {
+      const done = this.processNow(batch, exchange, bodyBytes);
+      return isPromise(done) ? done : Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * @internal {@link process} for the built-in transports: returns a promise only when the
+   * batch could not be answered (or held) synchronously. May throw.
+   */
+  processNow(batch: readonly unknown[], exchange: Exchange, bodyBytes = 0): void | Promise<void> {
     if (this.closed) return exchange.fail(503, 'server closed');
-    if (this.opening) await this.opening;
+    if (this.opening) return this.opening.then(() => processBatch(this, batch, exchange, bodyBytes));
     return processBatch(this, batch, exchange, bodyBytes);
   }
 
@@ -192,16 +205,30 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     return parts;
   }
 
-  /** @internal Runs outgoing hooks (server-wide, then the session's) on a reply. */
-  async outgoingReply(
+  /**
+   * @internal Runs outgoing hooks (server-wide, then the session's) on a reply. Without
+   * hooks the reply comes back as it is, synchronously.
+   */
+  outgoingReply(
     reply: Reply,
     clientId: string | null,
     request: RequestContext | null,
     inReplyTo?: Message,
     batch?: number,
-  ): Promise<Reply | null> {
+  ): Reply | null | Promise<Reply | null> {
     const own = clientId === null ? undefined : this.sessionExtensions.get(clientId);
     if (!this.extensions.hasOutgoing && !own?.hasOutgoing) return reply;
+    return this.runOutgoing(reply, clientId, own, request, inReplyTo, batch);
+  }
+
+  private async runOutgoing(
+    reply: Reply,
+    clientId: string | null,
+    own: ExtensionList | undefined,
+    request: RequestContext | null,
+    inReplyTo?: Message,
+    batch?: number,
+  ): Promise<Reply | null> {
     const session = clientId === null ? null : this.session(clientId);
     const context = { server: this, session, request, inReplyTo, batch };
     let out: Reply | null = reply;

@@ -3,7 +3,9 @@
  * at most `maxSessionsPerBrowser` connects per browser and tells the others to poll, with
  * advice `multiple-clients`. Requests without the cookie are never limited.
  */
+import type { IncomingMessage } from 'node:http';
 import { expect } from 'chai';
+import { BrowserCookie } from '../transports/browser-cookie.js';
 import { RawServer, deliveries, replyOn, waitForHold, type RawClient, type WireMessage } from './support/raw-client.js';
 import { withTimeout } from './support/wait.js';
 
@@ -75,6 +77,22 @@ describe('multiple clients in one browser (BAYEUX_BROWSER)', function () {
       );
       const r = await server.post(JSON.stringify([{ channel: '/meta/handshake', version: '1.0', id: '1' }]));
       expect(r.headers.getSetCookie()[0]).to.match(/^TABS=[0-9a-z]{16}; Path=\/cometd; Max-Age=3600; SameSite=None; Partitioned; Secure$/);
+    });
+
+    it('is found only as a whole cookie name, wherever it sits in the Cookie header', function () {
+      const jar = new BrowserCookie();
+      const id = 'abcdefghij012345';
+      const read = (cookie: string | undefined): string | undefined => jar.read({ headers: cookie === undefined ? {} : { cookie } } as IncomingMessage);
+      expect(read(undefined)).to.equal(undefined);
+      expect(read(`BAYEUX_BROWSER=${id}`)).to.equal(id);
+      expect(read(`a=1; BAYEUX_BROWSER=${id}; b=2`)).to.equal(id);
+      expect(read(`a=1;BAYEUX_BROWSER = ${id} `)).to.equal(id);
+      expect(read(`XBAYEUX_BROWSER=${id}`), 'a longer name ending in it').to.equal(undefined);
+      expect(read(`BAYEUX_BROWSER_OLD=${id}`), 'a longer name starting with it').to.equal(undefined);
+      expect(read(`a=BAYEUX_BROWSER=${id}`), 'inside another value').to.equal(undefined);
+      expect(read(`BAYEUX_BROWSER=<script>; BAYEUX_BROWSER=${id}`), 'a malformed value, then a good one').to.equal(id);
+      expect(read('BAYEUX_BROWSER=; x=1')).to.equal(undefined);
+      expect(read('BAYEUX_BROWSER')).to.equal(undefined);
     });
 
     it('is not sent at all with browserCookie: false', async function () {

@@ -69,10 +69,15 @@ export class BrowserCookie {
   read(req: IncomingMessage): string | undefined {
     const header = req.headers.cookie;
     if (header === undefined) return undefined;
-    for (const part of header.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq < 0 || part.slice(0, eq).trim() !== this.name) continue;
-      const value = part.slice(eq + 1).trim();
+    // Read on every request: scan for the name instead of splitting the whole header.
+    const name = this.name;
+    for (let at = header.indexOf(name); at >= 0; at = header.indexOf(name, at + 1)) {
+      if (!startsPair(header, at)) continue;
+      let eq = at + name.length;
+      while (isBlank(header.charCodeAt(eq))) eq++;
+      if (header.charCodeAt(eq) !== 61 /* = */) continue;
+      const semi = header.indexOf(';', eq);
+      const value = header.slice(eq + 1, semi < 0 ? header.length : semi).trim();
       if (VALUE.test(value)) return value;
     }
     return undefined;
@@ -90,6 +95,17 @@ export class BrowserCookie {
     res.appendHeader('Set-Cookie', this.name + '=' + id + this.attributes + (secure ? '; Secure' : ''));
     return id;
   }
+}
+
+/** Whether a cookie pair starts at `at`: at the header's start or after `;` and blanks. */
+function startsPair(header: string, at: number): boolean {
+  let i = at - 1;
+  while (i >= 0 && isBlank(header.charCodeAt(i))) i--;
+  return i < 0 || header.charCodeAt(i) === 59; /* ; */
+}
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
 }
 
 function isHandshake(batch: readonly unknown[]): boolean {

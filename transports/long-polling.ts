@@ -3,6 +3,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
+import { isPromise } from '../lib/engine.js';
 import { joinMessages } from '../lib/serialize.js';
 import type { BayeuxServer } from '../lib/server.js';
 import { HttpExchange } from './http-exchange.js';
@@ -37,16 +38,25 @@ export function writeJson(res: ServerResponse, parts: readonly string[]): void {
 
 /** Hands a parsed batch to the core and watches the exchange if the core holds it. */
 export function dispatch(server: BayeuxServer, exchange: HttpExchange, batch: unknown[], bytes: number): void {
-  server.process(batch, exchange, bytes).then(
-    () => {
-      if (exchange.held !== null) exchange.watch(server);
-    },
-    (err: unknown) => {
-      // process() turns failures into replies; this is a last line of defence.
-      server.reportError(err);
-      exchange.fail(400, 'request could not be processed');
-    },
-  );
+  let done: void | Promise<void>;
+  try {
+    done = server.processNow(batch, exchange, bytes);
+  } catch (err) {
+    return processFailed(server, exchange, err);
+  }
+  // Most requests (a held heartbeat above all) are handled without a single promise.
+  if (isPromise(done)) done.then(() => watchIfHeld(server, exchange), (err: unknown) => processFailed(server, exchange, err));
+  else watchIfHeld(server, exchange);
+}
+
+function watchIfHeld(server: BayeuxServer, exchange: HttpExchange): void {
+  if (exchange.held !== null) exchange.watch(server);
+}
+
+function processFailed(server: BayeuxServer, exchange: HttpExchange, err: unknown): void {
+  // The core turns failures into replies; this is a last line of defence.
+  server.reportError(err);
+  exchange.fail(400, 'request could not be processed');
 }
 
 class LongPollingTransport implements Transport {

@@ -70,7 +70,8 @@ async function heartbeat(target: TargetName, cfg: BenchConfig, n: number, log: L
     const rts = g1.connectReplies;
     const cpu = cpuOf(s1) - cpuOf(s0);
     log(
-      `    ${target} heartbeat ${n}: ${rts} round trips in ${(wall / 1000).toFixed(1)} s, ${(cpu / Math.max(1, rts)).toFixed(1)} µs each, ` +
+      `    ${target} heartbeat ${n}: ${rts} round trips in ${(wall / 1000).toFixed(1)} s, ${(cpu / Math.max(1, rts)).toFixed(1)} µs each ` +
+        `(user ${((s1.cpuUser - s0.cpuUser) / Math.max(1, rts)).toFixed(1)}, system ${((s1.cpuSystem - s0.cpuSystem) / Math.max(1, rts)).toFixed(1)}), ` +
         `server ${percent(cpu, wall).toFixed(0)} %, generator ${percent(g1.cpu - g0.cpu, wall).toFixed(0)} %, errors ${g1.errors}, rehandshakes ${g1.rehandshakes}`,
     );
     return {
