@@ -12,7 +12,7 @@ import { handleDisconnect } from './handlers/disconnect.js';
 import { handleHandshake } from './handlers/handshake.js';
 import { handlePublish } from './handlers/publish.js';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
-import { validateMessage, type Message, type Reply } from './message.js';
+import { checkMessage, MessageProblem, type Message, type Reply } from './message.js';
 import { failure } from './reply.js';
 import type { BayeuxServer } from './server.js';
 
@@ -170,12 +170,11 @@ function processOne(
   state: BatchState,
   measure: boolean,
 ): Outcome | Promise<Outcome> {
-  const checked = validateMessage(raw);
-  if (!checked.ok) {
+  const message = checkMessage(raw);
+  if (message instanceof MessageProblem) {
     const id = typeof raw.id === 'string' ? raw.id : typeof raw.id === 'number' ? String(raw.id) : undefined;
-    return failure({ id, channel: raw.channel }, Errors.fieldInvalid(checked.problem));
+    return failure({ id, channel: raw.channel }, Errors.fieldInvalid(message.problem));
   }
-  const message = checked.message;
   if (measure && !fitsIn(raw, server.options.maxMessageBytes)) {
     return failure(message, Errors.messageTooLarge(server.options.maxMessageBytes));
   }

@@ -3,8 +3,13 @@
  *
  * Holds that share a timeout end in the order they began, so each distinct timeout gets
  * an intrusive doubly-linked FIFO: adding and removing are O(1), nothing dead lingers, and
- * only the list heads are ever looked at. One `setTimeout` is armed for the earliest head.
+ * only the list heads are ever looked at. One `setTimeout` is armed for the earliest head,
+ * at most once per {@link SLACK_MS}: with thousands of holds their deadlines are a fraction
+ * of a millisecond apart, and a timer per deadline would cost more than the holds.
  */
+
+/** How late past its deadline a hold may be answered, so that expiries are batched. */
+export const SLACK_MS = 10;
 
 /** Something that can be timed out; the link fields belong to the timer. */
 export interface Timed {
@@ -27,6 +32,7 @@ export class HoldTimer<T extends Timed> {
   private readonly lists = new Map<number, TimedList>();
   private timer: NodeJS.Timeout | null = null;
   private armedFor = Infinity;
+  private readonly onTimer = (): void => this.fire();
 
   constructor(private readonly onExpire: (entry: T) => void) {}
 
@@ -42,7 +48,7 @@ export class HoldTimer<T extends Timed> {
     if (list.tail) list.tail.next = entry;
     else list.head = entry;
     list.tail = entry;
-    if (entry.deadline < this.armedFor) this.arm(entry.deadline);
+    if (entry.deadline + SLACK_MS < this.armedFor) this.arm(entry.deadline);
   }
 
   /** Removes an entry (released before its deadline); a no-op if it is not in a list. */
@@ -75,8 +81,10 @@ export class HoldTimer<T extends Timed> {
 
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.armedFor = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, at - Date.now()));
+    // Later deadlines within the slack ride along with this one.
+    const fireAt = at + SLACK_MS;
+    this.armedFor = fireAt;
+    this.timer = setTimeout(this.onTimer, Math.max(0, fireAt - Date.now()));
     this.timer.unref();
   }
 

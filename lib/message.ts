@@ -69,13 +69,24 @@ export interface Delivery {
  * first problem (used in the `405` error reply).
  */
 export function validateMessage(raw: unknown): { ok: true; message: Message } | { ok: false; problem: string } {
+  const r = checkMessage(raw);
+  return r instanceof MessageProblem ? { ok: false, problem: r.problem } : { ok: true, message: r };
+}
+
+/** What {@link checkMessage} returns for a message that breaks the schema. */
+export class MessageProblem {
+  constructor(readonly problem: string) {}
+}
+
+/** @internal {@link validateMessage} without a result object per message (the batch loop's form). */
+export function checkMessage(raw: unknown): Message | MessageProblem {
   const fast = plainConnect(raw);
-  if (fast !== null) return { ok: true, message: fast };
+  if (fast !== null) return fast;
   const r = MessageSchema.safeParse(raw);
-  if (r.success) return { ok: true, message: r.data };
+  if (r.success) return r.data;
   const issue = r.error.issues[0];
   const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'message';
-  return { ok: false, problem: `${where}_invalid` };
+  return new MessageProblem(`${where}_invalid`);
 }
 
 const CONNECT_FIELDS = new Set(['channel', 'clientId', 'connectionType', 'id', 'advice']);

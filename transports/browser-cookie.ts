@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { rawHeader } from './raw-header.js';
 
 /** Attributes of the browser cookie. */
 export interface BrowserCookieOptions {
@@ -67,7 +68,8 @@ export class BrowserCookie {
 
   /** The browser id the request carries, if it carries a well-formed one. */
   read(req: IncomingMessage): string | undefined {
-    const header = req.headers.cookie;
+    // Browsers send one Cookie line over HTTP/1.1.
+    const header = rawHeader(req, 'cookie');
     if (header === undefined) return undefined;
     // Read on every request: scan for the name instead of splitting the whole header.
     const name = this.name;

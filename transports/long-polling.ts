@@ -9,6 +9,7 @@ import type { BayeuxServer } from '../lib/server.js';
 import { HttpExchange } from './http-exchange.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { parseBody, parsePreParsed } from './parse-batch.js';
+import { rawHeader } from './raw-header.js';
 import { readBody } from './read-body.js';
 import type { HandlerContext, Transport } from './transport.js';
 
@@ -73,7 +74,7 @@ class LongPollingTransport implements Transport {
       if (err) return writeHttpError(res, err.status, err.message, err.status === 413);
       let batch: unknown[];
       try {
-        batch = body!.kind === 'text' ? parseBody(body!.text, req.headers['content-type']) : parsePreParsed(body!.value);
+        batch = body!.kind === 'text' ? parseBody(body!.text, rawHeader(req, 'content-type')) : parsePreParsed(body!.value);
       } catch (e) {
         if (e instanceof HttpError) return writeHttpError(res, e.status, e.message);
         debug('unexpected parse failure: %O', e);

@@ -52,10 +52,11 @@ const FORM_TYPES = new Set(['application/x-www-form-urlencoded', 'text/plain', '
 
 /** Parses a POST body according to its content type. Throws {@link HttpError}. */
 export function parseBody(text: string, contentType: string | undefined): unknown[] {
-  const type = mediaType(contentType);
   const first = firstNonSpace(text);
   if (first === '') throw new HttpError(400, 'empty body');
-  if (JSON_TYPES.has(type) || first === '[' || first === '{') return parseJsonBatch(text);
+  if (first === '[' || first === '{') return parseJsonBatch(text);
+  const type = mediaType(contentType);
+  if (JSON_TYPES.has(type)) return parseJsonBatch(text);
   if (FORM_TYPES.has(type)) return parseMessageParams(new URLSearchParams(text).getAll('message'));
   throw new HttpError(415, `unsupported content type ${type}`);
 }

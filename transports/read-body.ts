@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http-errors.js';
+import { rawHeader } from './raw-header.js';
 
 /** What the body turned out to be. */
 export type Body =
@@ -13,7 +14,7 @@ export type Body =
 
 /** Calls back once with the body or an {@link HttpError}. */
 export function readBody(req: IncomingMessage, limit: number, done: (err: HttpError | null, body: Body | null) => void): void {
-  const declared = Number(req.headers['content-length']);
+  const declared = Number(rawHeader(req, 'content-length'));
   if (declared > limit) return done(new HttpError(413, `body larger than ${limit} bytes`), null);
 
   const preParsed = (req as { body?: unknown }).body;
