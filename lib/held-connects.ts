@@ -26,6 +26,8 @@ export class HeldConnect implements Timed {
   taking = false;
   /** The timeout passed while `taking`: answer as soon as the take is back. */
   expired = false;
+  /** While `taking`: settles once the taken mail went out or back to the queue. */
+  settling: Promise<void> | null = null;
   constructor(
     readonly clientId: string,
     /** The connect's `id`, echoed in its reply. */
@@ -135,14 +137,16 @@ export class HeldConnects {
     // While the take is under way, the timeout must not answer with a take of its own: the
     // two could split the queue and this take's mail would go back behind newer mail.
     h.taking = true;
-    taken.then(
+    h.settling = taken.then(
       (m) => {
         h.taking = false;
+        h.settling = null;
         this.deliverTaken(h, m);
         if (h.expired && this.holds.get(h.clientId) === h) this.release(h, null);
       },
       (err: unknown) => {
         h.taking = false;
+        h.settling = null;
         this.config.onError(err);
         if (h.expired && this.holds.get(h.clientId) === h) this.release(h, null);
       },

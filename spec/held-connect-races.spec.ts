@@ -40,4 +40,23 @@ describe('held connect races with an asynchronous engine', function () {
     const next = await c.connect({ advice: { timeout: 0 } });
     expect(deliveries(next).map((m) => m.data), 'nothing sent twice, nothing out of order').to.deep.equal([2]);
   });
+
+  it('a newer connect during a take waits for it: the older mail is not overtaken by newer mail', async function () {
+    server = await RawServer.start({ timeout: 5000, engine: new SlowTakeEngine(300) });
+    const c = await server.connectedClient();
+    await c.mustSubscribe('/race/b');
+    const held = c.connect();
+    await waitForHold(server, c.clientId);
+    await server.bayeux.publish('/race/b', 1);
+    // The take for message 1 is under way (300 ms) when the client connects again and 2 is published.
+    await new Promise((r) => setTimeout(r, 50));
+    const newer = c.connect({ advice: { timeout: 1000 } });
+    await new Promise((r) => setTimeout(r, 50));
+    await server.bayeux.publish('/race/b', 2);
+    const first = await held;
+    const second = await newer;
+    const third = await c.connect({ advice: { timeout: 0 } });
+    const order = [first, second, third].flatMap((r) => deliveries(r).map((m) => m.data));
+    expect(order, 'every message once, in publish order').to.deep.equal([1, 2]);
+  });
 });

@@ -28,7 +28,12 @@ export function handleConnect(server: BayeuxServer, message: Message, state: Bat
 
   // A newer connect answers the older one of the same session (which must not hang).
   const older = connects.get(clientId);
-  if (older && !older.persistent) connects.supersede(older);
+  if (older && !older.persistent) {
+    // Mail is being taken for the older one right now: let it go out there (or back to the
+    // front of the queue) first, or this connect could take newer mail ahead of it.
+    if (older.settling !== null) return older.settling.then(() => handleConnect(server, message, state));
+    connects.supersede(older);
+  }
 
   const begun = server.engine.beginConnect(clientId, canHold);
   if (isPromise(begun)) return begun.then((r) => connectBegun(server, message, state, clientId, timeout, r));
