@@ -33,6 +33,7 @@ export { createHandler, type HandlerOptions, type BayeuxHandler } from '../trans
 export { longPolling, type LongPollingOptions } from '../transports/long-polling.js';
 export type { Transport, HandlerContext } from '../transports/transport.js';
 export { callbackPolling, type CallbackPollingOptions } from '../transports/callback-polling.js';
+export { iframeStreaming, type IframeStreamingOptions, type IframeStreamingTransport } from '../transports/iframe-streaming.js';
 export type { CorsOptions } from '../transports/cors.js';
 export type { BrowserCookieOptions } from '../transports/browser-cookie.js';
 export { expressMiddleware, connectMiddleware, koaMiddleware, fastifyPlugin, attachToServer } from '../transports/adapters/index.js';

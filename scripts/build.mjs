@@ -1,11 +1,12 @@
 // Builds the package into dist/: an ES module build (dist/esm) and a CommonJS build
-// (dist/cjs), each with declaration files, from the same sources and tsconfig.build.json.
+// (dist/cjs), each with declaration files, from the same sources and tsconfig.build.json,
+// and dist/iframe-transport.js (the browser side of iframe streaming).
 // Usage: node scripts/build.mjs
 import { spawn } from 'node:child_process';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -66,7 +67,13 @@ try {
     await writeFile(join(staging, build.name, 'package.json'), JSON.stringify({ type: build.type }) + '\n');
     await swapIn(join(staging, build.name), join(dist, build.name));
   }
+  // The browser side of iframe streaming as a file of its own (the handler also serves it
+  // at <mount>/iframe-transport.js), for pages that host or bundle it themselves.
+  const { IFRAME_CLIENT_SCRIPT } = await import(pathToFileURL(join(dist, 'esm/transports/iframe-client.js')).href);
+  const client = join(dist, `.iframe-transport-${process.pid}.js`);
+  await writeFile(client, IFRAME_CLIENT_SCRIPT);
+  await rename(client, join(dist, 'iframe-transport.js'));
 } finally {
   await rm(staging, { recursive: true, force: true });
 }
-console.log(`built dist/esm and dist/cjs in ${Date.now() - started} ms`);
+console.log(`built dist/esm, dist/cjs and dist/iframe-transport.js in ${Date.now() - started} ms`);

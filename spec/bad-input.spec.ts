@@ -430,7 +430,7 @@ describe('bad input', function () {
       for (const offered of [['websocket', 'eventsource'], []]) {
         const [reply] = await server.send([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: offered, id: '1' }]);
         expectFailure(reply, /^301:/);
-        expect(reply!.supportedConnectionTypes).to.deep.equal(['long-polling', 'callback-polling']);
+        expect(reply!.supportedConnectionTypes).to.deep.equal(['long-polling', 'callback-polling', 'iframe']);
         expect(reply!.advice).to.deep.include({ reconnect: 'none' });
       }
       expect(await server.bayeux.sessionCount()).to.equal(before);

@@ -5,40 +5,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import type { Browser } from 'playwright-core';
-import { createDemo, type Demo } from '../examples/demo/app.js';
-import { launchChromium, openPage, type TestPage } from './support/browser.js';
+import { createDemo } from '../examples/demo/app.js';
+import type { TestPage } from './support/browser.js';
+import { browserSuite } from './support/browser-suite.js';
 
 describe('demo chat in Chromium', function () {
-  this.timeout(30_000);
-  let browser: Browser;
-  let demo: Demo | null = null;
-  let server: http.Server | null = null;
-  const pages: TestPage[] = [];
-
-  before(async function () {
-    browser = await launchChromium();
-  });
-  after(async function () {
-    await browser?.close();
-  });
-  afterEach(async function () {
-    for (const p of pages.splice(0)) await p.close();
-    await demo?.stop();
-    if (server) {
-      const s = server;
-      await new Promise<void>((resolve) => {
-        s.close(() => resolve());
-        s.closeAllConnections();
-      });
-    }
-    demo = null;
-    server = null;
-  });
+  const suite = browserSuite(this);
 
   async function join(origin: string, name: string): Promise<TestPage> {
-    const p = await openPage(browser, origin + '/', undefined, "document.getElementById('status').classList.contains('up')");
-    pages.push(p);
+    const p = await suite.openUrl(origin + '/', { ready: "document.getElementById('status').classList.contains('up')" });
     await p.page.fill('#name', name);
     await p.page.press('#name', 'Enter');
     await p.page.locator('#room').waitFor({ state: 'visible' });
@@ -46,9 +21,16 @@ describe('demo chat in Chromium', function () {
   }
 
   it('a line sent from one page appears in the other', async function () {
-    demo = createDemo({ tickMs: 60_000 });
-    server = http.createServer(demo.app);
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const demo = createDemo({ tickMs: 60_000 });
+    const server = http.createServer(demo.app);
+    suite.afterTest(async () => {
+      await demo.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     const alice = await join(origin, 'alice');

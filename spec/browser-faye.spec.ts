@@ -5,10 +5,10 @@
  * credentials); with CORS refused it stays on callback-polling.
  */
 import { expect } from 'chai';
-import type { Browser } from 'playwright-core';
 import type { HandlerOptions } from '../lib/index.js';
-import { launchChromium, openPage, recordRequests, startPageServer, type PageServer, type SeenMessage, type TestPage } from './support/browser.js';
+import type { PageServer, TestPage } from './support/browser.js';
 import { FAYE_PAGE } from './support/browser-pages.js';
+import { browserSuite } from './support/browser-suite.js';
 
 interface Started {
   clientId: string;
@@ -16,40 +16,16 @@ interface Started {
 }
 
 describe('Faye browser client in Chromium', function () {
-  this.timeout(30_000);
-  let browser: Browser;
-  let server: PageServer | null = null;
-  let seen: SeenMessage[] = [];
-  const pages: TestPage[] = [];
+  const suite = browserSuite(this, { page: { name: 'faye.html', html: FAYE_PAGE }, bayeux: { timeout: 5000 } });
 
-  before(async function () {
-    browser = await launchChromium();
-  });
-  after(async function () {
-    await browser?.close();
-  });
-  afterEach(async function () {
-    for (const p of pages.splice(0)) await p.close();
-    await server?.stop();
-    server = null;
-  });
-
-  async function start(handler: Omit<HandlerOptions, 'path'> = {}): Promise<PageServer> {
-    server = await startPageServer({ bayeux: { timeout: 5000 }, handler, pages: { 'faye.html': FAYE_PAGE } });
-    seen = recordRequests(server.bayeux);
-    return server;
-  }
-
-  async function open(origin: string): Promise<TestPage> {
-    const p = await openPage(browser, origin + '/pages/faye.html');
-    pages.push(p);
-    return p;
+  function start(handler: Omit<HandlerOptions, 'path'> = {}): Promise<PageServer> {
+    return suite.start({ handler });
   }
 
   async function roundTrip(page: TestPage, channel: string): Promise<void> {
     await page.run(`T.subscribe(${JSON.stringify(channel)})`);
     await page.run(`T.publish(${JSON.stringify(channel)}, { from: 'page', text: 'a&b=c \\u2029 ✓' })`);
-    await server!.bayeux.publish(channel, { from: 'server' });
+    await suite.server.bayeux.publish(channel, { from: 'server' });
     expect(await page.run('T.waitFor(2, 5000)')).to.deep.equal([
       { channel, data: { from: 'page', text: 'a&b=c \u2029 ✓' } },
       { channel, data: { from: 'server' } },
@@ -57,12 +33,12 @@ describe('Faye browser client in Chromium', function () {
   }
 
   function connectTypes(): string[] {
-    return [...new Set(seen.filter((m) => m.channel === '/meta/connect').map((m) => m.connectionType ?? '?'))];
+    return [...new Set(suite.seen.filter((m) => m.channel === '/meta/connect').map((m) => m.connectionType ?? '?'))];
   }
 
-  it('same origin: long-polling', async function () {
+  it('same origin: long-polling [matrix Faye|long-polling]', async function () {
     const s = await start();
-    const page = await open(s.origin);
+    const page = await suite.open(s.origin);
     const info = await page.run<Started>(`T.start(${JSON.stringify(s.url)})`);
     expect(info.transport).to.equal('long-polling');
     await roundTrip(page, '/faye/same');
@@ -70,30 +46,30 @@ describe('Faye browser client in Chromium', function () {
     expect(page.errors).to.deep.equal([]);
   });
 
-  it('cross origin with CORS allowed: JSONP handshake, then cross-origin-long-polling with credentials', async function () {
+  it('cross origin with CORS allowed: JSONP handshake, then cross-origin-long-polling with credentials [matrix Faye|cross-origin-long-polling]', async function () {
     let pageOrigin = '';
     const s = await start({ cors: { origins: (o) => o === pageOrigin } });
     pageOrigin = s.otherOrigin;
-    const page = await open(s.otherOrigin);
+    const page = await suite.open(s.otherOrigin);
     const info = await page.run<Started>(`T.start(${JSON.stringify(s.url)})`);
     expect(info.transport).to.equal('cross-origin-long-polling');
     await roundTrip(page, '/faye/cors');
-    const handshake = seen.find((m) => m.channel === '/meta/handshake')!;
+    const handshake = suite.seen.find((m) => m.channel === '/meta/handshake')!;
     expect(handshake.url, 'the handshake went by JSONP').to.match(/[?&]jsonp=/);
     expect(connectTypes()).to.deep.equal(['cross-origin-long-polling']);
-    const connects = seen.filter((m) => m.channel === '/meta/connect');
+    const connects = suite.seen.filter((m) => m.channel === '/meta/connect');
     for (const c of connects) expect(c.origin).to.equal(s.otherOrigin);
     expect(connects.some((c) => c.cookie !== undefined && /BAYEUX_BROWSER=/.test(c.cookie)), 'credentials: the cookie travels').to.equal(true);
     expect(page.errors).to.deep.equal([]);
   });
 
-  it('cross origin with CORS refused: callback-polling throughout', async function () {
+  it('cross origin with CORS refused: callback-polling throughout [matrix Faye|callback-polling]', async function () {
     const s = await start();
-    const page = await open(s.otherOrigin);
+    const page = await suite.open(s.otherOrigin);
     const info = await page.run<Started>(`T.start(${JSON.stringify(s.url)})`);
     expect(info.transport).to.equal('callback-polling');
     await roundTrip(page, '/faye/jsonp');
     expect(connectTypes()).to.deep.equal(['callback-polling']);
-    for (const m of seen) expect(m.url, m.channel).to.match(/[?&]jsonp=/);
+    for (const m of suite.seen) expect(m.url, m.channel).to.match(/[?&]jsonp=/);
   });
 });

@@ -70,7 +70,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(await server.bayeux.session(c.clientId!).subscriptions()).to.deep.equal(['/chat/room']);
     });
 
-    it('delivers a publish from one client to every subscriber, publisher included', async function () {
+    it('delivers a publish from one client to every subscriber, publisher included [matrix cometd-nodejs-client|long-polling]', async function () {
       await start();
       const a = await connected();
       const b = await connected();
@@ -87,7 +87,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect((await atA.nth(0, 'the message back at a')).data).to.deep.equal({ text: 'hello', from: 'a' });
     });
 
-    it('routes wildcards: /a/* one level, /a/** all levels, one copy per client', async function () {
+    it('routes wildcards: /a/* one level, /a/** all levels, one copy per client [matrix cometd-nodejs-client|long-polling]', async function () {
       await start();
       const pub = await connected();
       const one = await connected(); // /a/*
@@ -117,7 +117,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(local.one.items.map((m) => m.data)).to.deep.equal(['one level']);
     });
 
-    it('stops delivering after unsubscribe', async function () {
+    it('stops delivering after unsubscribe [matrix cometd-nodejs-client|long-polling]', async function () {
       await start();
       const pub = await connected();
       const sub = await connected();
@@ -186,7 +186,7 @@ for (const mount of INTEROP_MOUNTS) {
       }
     });
 
-    it('delivers 1000 messages published back-to-back, complete and in order', async function () {
+    it('delivers 1000 messages published back-to-back, complete and in order [matrix cometd-nodejs-client|long-polling]', async function () {
       await start();
       const pub = await connected();
       const sub = await connected();
@@ -204,7 +204,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(sub.wireOn('/seq')).to.have.length(2000);
     });
 
-    it('round-trips payloads exactly (unicode, nesting, numbers, null, 64 KB)', async function () {
+    it('round-trips payloads exactly (unicode, nesting, numbers, null, 64 KB) [matrix cometd-nodejs-client|long-polling]', async function () {
       await start();
       // CometD-JS refuses to send a message over 8 KB unless this is raised.
       const big = { maxSendBayeuxMessageSize: 1024 * 1024 };

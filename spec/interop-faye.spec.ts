@@ -46,7 +46,7 @@ for (const mount of INTEROP_MOUNTS) {
       const id = await c.connect();
       expect(id).to.match(CLIENT_ID);
       expect(c.state).to.equal('connected');
-      expect(c.handshakes.items[0]!.supportedConnectionTypes).to.deep.equal(['long-polling', 'callback-polling']);
+      expect(c.handshakes.items[0]!.supportedConnectionTypes).to.deep.equal(['long-polling', 'callback-polling', 'iframe']);
       expect((await seen)[0].id).to.equal(id);
       expect(await server.bayeux.session(id).exists()).to.equal(true);
     });
@@ -62,7 +62,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(await server.bayeux.session(c.clientId!).subscriptions()).to.deep.equal(['/chat/room']);
     });
 
-    it('delivers a publish from one client to every subscriber, publisher included', async function () {
+    it('delivers a publish from one client to every subscriber, publisher included [matrix Faye (Node)|long-polling]', async function () {
       await start();
       const a = await connected();
       const b = await connected();
@@ -77,7 +77,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(wire).not.to.have.property('clientId');
     });
 
-    it('routes wildcards: /a/* one level, /a/** all levels, one copy per client', async function () {
+    it('routes wildcards: /a/* one level, /a/** all levels, one copy per client [matrix Faye (Node)|long-polling]', async function () {
       await start();
       const pub = await connected();
       const one = await connected(); // /a/*
@@ -107,7 +107,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(local.one.items.map((m) => m.data)).to.deep.equal(['one level']);
     });
 
-    it('stops delivering after unsubscribe', async function () {
+    it('stops delivering after unsubscribe [matrix Faye (Node)|long-polling]', async function () {
       await start();
       const pub = await connected();
       const sub = await connected();
@@ -185,7 +185,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(b.wireOn('/stocks/ACME')[0]!.ext).to.deep.equal({ source: 'app' });
     });
 
-    it('delivers 1000 messages published back-to-back, complete and in order', async function () {
+    it('delivers 1000 messages published back-to-back, complete and in order [matrix Faye (Node)|long-polling]', async function () {
       await start();
       const pub = await connected();
       const sub = await connected();
@@ -209,7 +209,7 @@ for (const mount of INTEROP_MOUNTS) {
       expect(sub.wireOn('/seq')).to.have.length(2000);
     });
 
-    it('round-trips payloads exactly (unicode, nesting, numbers, null, 64 KB)', async function () {
+    it('round-trips payloads exactly (unicode, nesting, numbers, null, 64 KB) [matrix Faye (Node)|long-polling]', async function () {
       await start();
       const pub = await connected();
       const sub = await connected();

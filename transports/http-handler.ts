@@ -10,6 +10,7 @@ import { BrowserCookie, type BrowserCookieOptions } from './browser-cookie.js';
 import { callbackPolling } from './callback-polling.js';
 import { answerOptions, Cors, type CorsOptions } from './cors.js';
 import { writeHttpError } from './http-errors.js';
+import { iframeStreaming } from './iframe-streaming.js';
 import { longPolling } from './long-polling.js';
 import type { HandlerContext, Transport } from './transport.js';
 
@@ -21,7 +22,11 @@ export interface HandlerOptions {
    * routes by path (`app.use('/cometd', handler)`).
    */
   path?: string;
-  /** Transports in order of preference. Default: long-polling, then callback-polling (JSONP). */
+  /**
+   * Transports in order of preference. Default: long-polling, callback-polling (JSONP), then
+   * iframe streaming (used only by clients that ask for it: CometD pages that load
+   * `<mount>/iframe-transport.js`).
+   */
   transports?: Transport[];
   /**
    * Cross-origin requests: which page origins may call the endpoint with XHR (with
@@ -58,7 +63,7 @@ export function pathMatcher(path: string | undefined): (url: string | undefined)
 
 /** Creates the HTTP handler for a server and registers its transports' connection types. */
 export function createHandler(server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
-  const transports = options.transports ?? [longPolling(), callbackPolling()];
+  const transports = options.transports ?? [longPolling(), callbackPolling(), iframeStreaming()];
   for (const t of transports) {
     server.registerConnectionType({ name: t.connectionType, aliases: t.aliases ?? [] });
     // With CORS on, long-polling works cross-origin too; Faye's browser client uses XHR

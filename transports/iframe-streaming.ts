@@ -1,0 +1,236 @@
+/**
+ * iframe streaming ("forever frame"), connection type `iframe`: the page loads a hidden
+ * iframe from `GET <mount>?transport=iframe&connect=<the /meta/connect>&callback=…&signoff=…`
+ * and the server keeps the document open, writing each connect answer as a `<script>` that
+ * calls `window.parent.<callback>([...])`. Everything else the client sends goes by
+ * long-polling (or JSONP). The wire format is in docs/iframe.md.
+ *
+ * The transport also serves the browser side, a CometD JavaScript client transport, at
+ * `<mount>/iframe-transport.js`.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import createDebug from 'debug';
+import { HoldTimer } from '../lib/hold-timer.js';
+import type { BayeuxServer } from '../lib/server.js';
+import { isValidCallback } from './callback-polling.js';
+import { HttpError, writeHttpError } from './http-errors.js';
+import { IFRAME_CLIENT_SCRIPT } from './iframe-client.js';
+import { Beat, Tunnel, type TunnelHost } from './iframe-tunnel.js';
+import { parseJsonBatch } from './parse-batch.js';
+import type { HandlerContext, Transport } from './transport.js';
+
+const debug = createDebug('bayeux:transport:iframe');
+
+/** Options for {@link iframeStreaming}. */
+export interface IframeStreamingOptions {
+  /**
+   * ms a document stays open. Then it ends (the parent's sign-off function is called) and
+   * the client opens the next one; a connect held at that moment is left to the next
+   * document with its mail. Keep it under what proxies and firewalls allow a response to
+   * last. Default 60000; at least 100.
+   */
+  maxAge?: number;
+  /**
+   * Bytes written to one document before it ends, checked after each answer: bounds what
+   * the browser keeps of the document and what a proxy that buffers responses holds back.
+   * Default 262144 (256 KiB).
+   */
+  maxBytes?: number;
+  /**
+   * ms without a write after which a newline is written, so that proxies that cut idle
+   * connections see traffic. 0 for none. Default 15000.
+   */
+  heartbeat?: number;
+  /**
+   * Spaces written after each script, for browsers and proxies that hold back small writes
+   * (historically about 2 KB; Chromium runs each script at once without any). Default 256.
+   */
+  padding?: number;
+  /** Spaces written after the document head, for browsers that wait for the first KB of a document. Default 1024. */
+  initialPadding?: number;
+  /** Query parameter naming the delivery function. Default `callback`. */
+  callbackParameter?: string;
+  /** Query parameter naming the sign-off function. Default `signoff`. */
+  signOffParameter?: string;
+  /** Delivery function when the parameter is absent (a member path of `window.parent`). Default `cometd.deliver` (the historical one). */
+  defaultCallback?: string;
+  /** Sign-off function when the parameter is absent. Default `cometd.tunnelCollapse` (the historical one). */
+  defaultSignOff?: string;
+  /** Longest accepted function name. Default 128. */
+  maxCallbackLength?: number;
+  /** Serve the CometD client transport at `<mount>/iframe-transport.js`. Default true. */
+  serveClient?: boolean;
+}
+
+/** The iframe streaming transport, with counts for monitoring. */
+export interface IframeStreamingTransport extends Transport {
+  /** Documents open now. */
+  readonly openDocuments: number;
+  /** Documents opened since the transport was created. */
+  readonly documentsOpened: number;
+}
+
+/** Where the client script is served, under the mount path. */
+export const IFRAME_CLIENT_PATH = 'iframe-transport.js';
+
+const CLIENT_ETAG = '"' + createHash('sha256').update(IFRAME_CLIENT_SCRIPT).digest('base64url').slice(0, 27) + '"';
+
+function positiveInteger(value: number | undefined, fallback: number, name: string, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) throw new TypeError(`bayeux-server: iframeStreaming ${name} must be an integer of at least ${min}`);
+  return v;
+}
+
+/** The query string of a request URL (without `?`), or null when there is none. */
+function queryOf(url: string): string | null {
+  const q = url.indexOf('?');
+  return q < 0 ? null : url.slice(q + 1);
+}
+
+/** True when the path (query ignored) ends in `/iframe-transport.js`. */
+function isClientPath(url: string): boolean {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return path.endsWith('/' + IFRAME_CLIENT_PATH);
+}
+
+class IframeStreaming implements IframeStreamingTransport, TunnelHost {
+  readonly connectionType = 'iframe';
+  readonly maxBytes: number;
+  readonly pad: string;
+  readonly initialPad: string;
+  private readonly maxAge: number;
+  private readonly heartbeatMs: number;
+  private readonly callbackParam: string;
+  private readonly signOffParam: string;
+  private readonly defaultCallback: string;
+  private readonly defaultSignOff: string;
+  private readonly maxLength: number;
+  private readonly serveClient: boolean;
+  private readonly ages = new HoldTimer<Tunnel>((t) => t.expire());
+  private readonly beats = new HoldTimer<Beat>((b) => b.tunnel.heartbeat());
+  private open = 0;
+  private opened = 0;
+
+  constructor(options: IframeStreamingOptions) {
+    this.maxAge = positiveInteger(options.maxAge, 60_000, 'maxAge', 100);
+    this.maxBytes = positiveInteger(options.maxBytes, 256 * 1024, 'maxBytes');
+    this.heartbeatMs = positiveInteger(options.heartbeat, 15_000, 'heartbeat', 0);
+    this.pad = ' '.repeat(positiveInteger(options.padding, 256, 'padding', 0)) + '\n';
+    this.initialPad = ' '.repeat(positiveInteger(options.initialPadding, 1024, 'initialPadding', 0)) + '\n';
+    this.callbackParam = options.callbackParameter ?? 'callback';
+    this.signOffParam = options.signOffParameter ?? 'signoff';
+    this.maxLength = positiveInteger(options.maxCallbackLength, 128, 'maxCallbackLength');
+    this.defaultCallback = options.defaultCallback ?? 'cometd.deliver';
+    this.defaultSignOff = options.defaultSignOff ?? 'cometd.tunnelCollapse';
+    for (const [name, value] of [
+      ['defaultCallback', this.defaultCallback],
+      ['defaultSignOff', this.defaultSignOff],
+    ] as const) {
+      if (!isValidCallback(value, this.maxLength)) throw new TypeError(`bayeux-server: iframeStreaming ${name} ${JSON.stringify(value)} is not a valid name`);
+    }
+    if (this.callbackParam === this.signOffParam) throw new TypeError('bayeux-server: iframeStreaming callbackParameter and signOffParameter must differ');
+    this.serveClient = options.serveClient ?? true;
+  }
+
+  get openDocuments(): number {
+    return this.open;
+  }
+  get documentsOpened(): number {
+    return this.opened;
+  }
+
+  accepts(req: IncomingMessage): boolean {
+    const url = req.url ?? '';
+    if (req.method === 'GET') {
+      // A cheap test first: most GETs are JSONP polls.
+      if (url.includes('transport=iframe')) {
+        const query = queryOf(url);
+        if (query !== null && new URLSearchParams(query).get('transport') === 'iframe') return true;
+      }
+    } else if (req.method !== 'HEAD') return false;
+    return this.serveClient && isClientPath(url);
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {
+    const params = new URLSearchParams(queryOf(req.url ?? '') ?? '');
+    // Not a document request: accepts() let it through as the client script.
+    if (req.method !== 'GET' || params.get('transport') !== 'iframe') return this.sendClient(req, res);
+    const callback = this.name(params, this.callbackParam, this.defaultCallback);
+    const signOff = this.name(params, this.signOffParam, this.defaultSignOff);
+    if (callback === null || signOff === null) {
+      debug('refused a function name');
+      // The names are not echoed: the body is plain text and says nothing the caller chose.
+      return writeHttpError(res, 400, `invalid ${callback === null ? this.callbackParam : this.signOffParam} function name`);
+    }
+    const values = params.getAll('connect');
+    if (values.length !== 1) return writeHttpError(res, 400, values.length === 0 ? 'no connect parameter' : 'more than one connect parameter');
+    const bytes = Buffer.byteLength(values[0]!);
+    if (bytes > server.options.maxBodyBytes) return writeHttpError(res, 413, `connect larger than ${server.options.maxBodyBytes} bytes`);
+    let batch: unknown[];
+    try {
+      batch = parseJsonBatch(values[0]!, 'connect parameter');
+    } catch (e) {
+      return writeHttpError(res, 400, e instanceof HttpError ? e.message : 'malformed connect parameter');
+    }
+    const message = batch[0];
+    if (batch.length !== 1 || typeof message !== 'object' || message === null || (message as { channel?: unknown }).channel !== '/meta/connect') {
+      return writeHttpError(res, 400, 'the connect parameter must hold one /meta/connect message');
+    }
+    const browserId = context?.browserCookie ? context.browserCookie.identify(req, res, batch) : undefined;
+    const tunnel = new Tunnel(this, server, req, res, callback, signOff, browserId, message as Record<string, unknown>);
+    this.open++;
+    this.opened++;
+    tunnel.start(message as Record<string, unknown>, bytes);
+  }
+
+  /** The function name a parameter gives (or the default), or null when it is not acceptable. */
+  private name(params: URLSearchParams, param: string, fallback: string): string | null {
+    const names = params.getAll(param);
+    if (names.length > 1) return null;
+    const name = names.length === 1 ? names[0]! : fallback;
+    return isValidCallback(name, this.maxLength) ? name : null;
+  }
+
+  /** Serves the CometD client transport: a static script, cached an hour, revalidated by ETag. */
+  private sendClient(req: IncomingMessage, res: ServerResponse): void {
+    const headers = {
+      'Content-Type': 'text/javascript; charset=utf-8',
+      'Cache-Control': 'public, max-age=3600',
+      ETag: CLIENT_ETAG,
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (req.headers['if-none-match'] === CLIENT_ETAG) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': Buffer.byteLength(IFRAME_CLIENT_SCRIPT) });
+    res.end(req.method === 'HEAD' ? undefined : IFRAME_CLIENT_SCRIPT);
+  }
+
+  schedule(tunnel: Tunnel): void {
+    this.ages.add(tunnel, this.maxAge);
+    if (this.heartbeatMs > 0) this.beats.add(tunnel.beat, this.heartbeatMs);
+  }
+
+  wrote(tunnel: Tunnel): void {
+    if (this.heartbeatMs > 0) this.beats.add(tunnel.beat, this.heartbeatMs);
+  }
+
+  finished(tunnel: Tunnel): void {
+    this.ages.remove(tunnel);
+    this.beats.remove(tunnel.beat);
+    this.open--;
+  }
+}
+
+/**
+ * Creates the iframe streaming transport (connection type `iframe`). It is in the default
+ * transport list; clients use it only when they ask for it (the CometD client once the
+ * page loads `<mount>/iframe-transport.js`).
+ */
+export function iframeStreaming(options: IframeStreamingOptions = {}): IframeStreamingTransport {
+  return new IframeStreaming(options);
+}
