@@ -150,8 +150,12 @@ function addMail(state: BatchState, more: string[] | null): void {
 function write(server: BayeuxServer, state: BatchState, replies: string[]): void | Promise<void> {
   const { exchange, mail, sessionId } = state;
   if (!exchange.open) {
-    // The client went away while we worked: keep its mail for the next connect.
-    if (mail && sessionId) return server.engine.requeue(sessionId, mail);
+    // The client went away while we worked: keep its mail for the next connect. Nobody is
+    // left to tell if that fails (Redis down): report it.
+    if (mail && sessionId) {
+      const put = server.engine.requeue(sessionId, mail);
+      if (isPromise(put)) return put.catch((err: unknown) => server.reportError(err));
+    }
     return;
   }
   if (mail === null) return exchange.send(replies);

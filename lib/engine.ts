@@ -39,6 +39,17 @@ export interface ConnectResult {
 /** Outcome of a subscribe call. */
 export type SubscribeResult = 'ok' | 'unknown-session' | 'limit';
 
+/**
+ * A change of shared state, reported to every process (for presence across processes):
+ * a session added (handshake) or removed (disconnect, expiry, server), a subscription added
+ * or removed. A removed session's subscriptions end with it, without `unsubscribed` events.
+ */
+export type ClusterEvent =
+  | { readonly type: 'sessionAdded'; readonly clientId: string }
+  | { readonly type: 'sessionRemoved'; readonly clientId: string; readonly reason: SessionRemovedReason }
+  | { readonly type: 'subscribed'; readonly clientId: string; readonly channel: string }
+  | { readonly type: 'unsubscribed'; readonly clientId: string; readonly channel: string };
+
 /** Callbacks from the engine into the process that opened it. */
 export interface EngineListener {
   /** Mail was queued for a session whose connection this process holds. */
@@ -47,6 +58,11 @@ export interface EngineListener {
   sessionRemoved(clientId: string, reason: SessionRemovedReason): void;
   /** The oldest messages of a session's queue were dropped because it reached `maxQueue`. */
   queueOverflow(clientId: string, dropped: number): void;
+  /**
+   * A cluster event, from any process (optional). The memory engine reports its own; the
+   * Redis engine reports every process's when opened with `clusterEvents`.
+   */
+  clusterEvent?(event: ClusterEvent): void;
 }
 
 /** Settings the server hands to the engine when it opens it. */

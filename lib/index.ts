@@ -8,10 +8,11 @@ export { ServerChannel, type MessageListener } from './server-channel.js';
 export { ServerSession, type DeliverFields } from './server-session.js';
 export { LocalClient, type LocalCallback, type LocalClientEvents } from './local-client.js';
 export { MemoryEngine, memoryEngine } from './memory-engine.js';
-export { RedisEngine, redisEngine, type RedisEngineOptions } from './redis-engine.js';
+export { RedisEngine, redisEngine, type RedisEngineOptions, type RedisNodeAddress } from './redis-engine.js';
 export { EngineUnavailableError } from './engine.js';
 export type {
   Awaitable,
+  ClusterEvent,
   ConnectResult,
   Mail,
   Engine,

@@ -4,6 +4,8 @@
  * Layout chosen for many idle sessions: one small object per session (no timers, no
  * closures), a queue that is `null` while empty, and one shared sweep timer for expiry.
  * Subscriber sets hold the session objects themselves, so fan-out needs no lookups.
+ * Cluster events (sessions added and removed, subscriptions) are reported to the listener
+ * as they happen, so app code written for the Redis engine's events works here too.
  */
 import createDebug from 'debug';
 import { expandChannel } from './channel-name.js';
@@ -67,12 +69,14 @@ export class MemoryEngine implements Engine {
 
   createSession(clientId: string, expiresInMs: number): void {
     this.sessions.set(clientId, new MemorySession(clientId, Date.now() + expiresInMs));
+    this.listener?.clusterEvent?.({ type: 'sessionAdded', clientId });
   }
 
-  destroySession(clientId: string, _reason: SessionRemovedReason): boolean {
+  destroySession(clientId: string, reason: SessionRemovedReason): boolean {
     const s = this.sessions.get(clientId);
     if (!s) return false;
     this.remove(s);
+    this.listener?.clusterEvent?.({ type: 'sessionRemoved', clientId, reason });
     return true;
   }
 
@@ -156,6 +160,7 @@ export class MemoryEngine implements Engine {
       let set = this.index.get(c);
       if (!set) this.index.set(c, (set = new Set()));
       set.add(s);
+      this.listener?.clusterEvent?.({ type: 'subscribed', clientId, channel: c });
     }
     return 'ok';
   }
@@ -163,7 +168,13 @@ export class MemoryEngine implements Engine {
   unsubscribe(clientId: string, channels: readonly string[]): boolean {
     const s = this.sessions.get(clientId);
     if (!s) return false;
-    if (s.subs) for (const c of channels) if (s.subs.delete(c)) this.unindex(c, s);
+    if (s.subs) {
+      for (const c of channels) {
+        if (!s.subs.delete(c)) continue;
+        this.unindex(c, s);
+        this.listener?.clusterEvent?.({ type: 'unsubscribed', clientId, channel: c });
+      }
+    }
     return true;
   }
 
@@ -228,6 +239,7 @@ export class MemoryEngine implements Engine {
         debug('session %s expired', s.id);
         this.remove(s);
         this.listener?.sessionRemoved(s.id, 'timeout');
+        this.listener?.clusterEvent?.({ type: 'sessionRemoved', clientId: s.id, reason: 'timeout' });
       }
     }
   }

@@ -1,13 +1,20 @@
 /**
  * The Redis engine: sessions, subscriptions, queues and expiry in Redis, so several
- * processes serve the same clients and any process answers any request.
+ * processes serve the same clients and any process answers any request. Works with a
+ * single Redis, with Redis Sentinel and with Redis Cluster.
  *
- * - A published payload is stored once (`P:m:<mid>`, reference-counted, with a TTL as a
- *   safety net); session queues hold message ids only.
- * - Every operation is one Lua script: one round trip, whatever the number of subscribers.
+ * - Sessions are spread over `buckets` hash-tagged buckets (1 on a single Redis, 16 on a
+ *   Cluster by default); every script touches one bucket, so one hash slot.
+ * - A published payload is stored once per bucket that has subscribers (once, on a single
+ *   Redis), reference-counted, with a TTL as a safety net; session queues hold ids only.
+ * - A publish costs one script per bucket with subscribers, all sent at once; with more
+ *   than one bucket a channel index is asked first which buckets those are. Round trips
+ *   per publish: 1 on a single Redis, 2 on a Cluster, whatever the number of subscribers.
  * - The process holding a session's connect is recorded in the session; a publish wakes
- *   only the processes that hold a subscriber, once each, on their own pub/sub channel.
+ *   only the processes that hold a subscriber, once each per bucket, on their own channel.
  * - Expiry is swept once for the cluster, by whichever process takes the sweep lock.
+ * - Cluster events (sessions added and removed, subscriptions), when turned on, go to every
+ *   process over one pub/sub channel, published by the scripts that change the state.
  * - When Redis cannot be reached, calls reject at once with {@link EngineUnavailableError}
  *   (no offline queue, bounded command time): the core answers `503` with retry advice.
  *
@@ -15,10 +22,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { expandChannel } from './channel-name.js';
 import {
   EngineUnavailableError,
+  type ClusterEvent,
   type ConnectResult,
   type Engine,
   type EngineConfig,
@@ -27,41 +35,24 @@ import {
   type SessionRemovedReason,
   type SubscribeResult,
 } from './engine.js';
+import { createConnection, validateOptions, type RedisEngineOptions } from './redis/options.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';
+
+export type { RedisEngineOptions, RedisNodeAddress } from './redis/options.js';
 
 const debug = createDebug('bayeux:engine:redis');
 
-/** Options of {@link redisEngine}. */
-export interface RedisEngineOptions {
-  /** `redis://[:password@]host:port[/db]` (ignored when `redis` gives host/port/sentinels). */
-  url?: string;
-  /** ioredis options (host, port, sentinels, name, password, tls…); merged over the engine's defaults. */
-  redis?: RedisOptions;
-  /** Prefix of every key and pub/sub channel (several servers can share one Redis). Default `bayeux`. */
-  prefix?: string;
-  /** Safety TTL of a stored payload, ms (a queue normally releases it sooner). Default 10 minutes. */
-  messageTtlMs?: number;
-  /**
-   * How long a session in a connect (or holding one) lives without news, ms: covers a
-   * process that died while holding it. Must exceed the server's `timeout`. Default 2 minutes.
-   */
-  connectLeaseMs?: number;
-  /** Bound on one Redis command, ms; past it the call fails as unavailable. Default 2000. */
-  commandTimeoutMs?: number;
-  /** Retry advice (`interval`) sent to clients while Redis is unreachable, ms. Default 1000. */
-  retryMs?: number;
-  /** Most sessions removed per sweep. Default 1000. */
-  sweepBatch?: number;
-}
-
 type Reply = null | number | string | Reply[];
 type ScriptCall = (...args: (string | number)[]) => Promise<Reply>;
+type Connection = Redis | Cluster;
 
 const EMPTY_FIRST: ConnectResult = Object.freeze({ first: true, messages: null, held: false });
 const HELD: ConnectResult = Object.freeze({ first: false, messages: null, held: true });
 const AGAIN_EMPTY: ConnectResult = Object.freeze({ first: false, messages: null, held: false });
 
 const REASONS = new Set<SessionRemovedReason>(['disconnect', 'timeout', 'server']);
+/** Redis errors that mean "not now" (a failover, a cluster reconfiguring), not a bug. */
+const TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|BUSY|NOREPLICAS)\b/;
 
 /** Mail from a script reply: payloads from `from` on; the batch number (0: none) just before them. */
 function mail(r: Reply[], from: number): Mail {
@@ -76,9 +67,17 @@ export class RedisEngine implements Engine {
   /** This process's id in the cluster (names its wake channel). */
   readonly processId = randomBytes(8).toString('hex');
   readonly prefix: string;
+  /** Number of buckets sessions are spread over. */
+  readonly buckets: number;
   private readonly options: RedisEngineOptions;
-  private redis: Redis | null = null;
-  private sub: Redis | null = null;
+  /** `{P:b<k>}` for each bucket. */
+  private readonly tags: string[];
+  /** The channel index's tag, `{P:i}`. */
+  private readonly indexTag: string;
+  /** Flags passed to every bucket script (`e` events, `i` index). */
+  private readonly flags: string;
+  private redis: Connection | null = null;
+  private sub: Connection | null = null;
   private listener: EngineListener | null = null;
   private maxQueue = 10_000;
   private sweepInterval = 1000;
@@ -89,38 +88,55 @@ export class RedisEngine implements Engine {
   /** Sessions with a holding beginConnect in flight, and wakes that arrived meanwhile. */
   private readonly connecting = new Map<string, number>();
   private readonly lateWakes = new Set<string>();
-  private readonly barriers: (() => void)[] = [];
+  /** Barriers waiting for their messages: token → [messages still to come, resolve]. */
+  private readonly barriers = new Map<string, { left: number; resolve: () => void }>();
+  private barrierCount = 0;
+  /** Index entries reported stale since the last sweep tick (not sent again until then). */
+  private readonly staleSent = new Set<string>();
   private subscribedOnce = false;
 
   constructor(options: RedisEngineOptions = {}) {
+    validateOptions(options);
     this.options = options;
     this.prefix = options.prefix ?? 'bayeux';
+    const clustered = options.cluster !== undefined || options.client instanceof Cluster;
+    this.buckets = options.buckets ?? (clustered ? 16 : 1);
+    this.tags = Array.from({ length: this.buckets }, (_, k) => `{${this.prefix}:b${k}}`);
+    this.indexTag = `{${this.prefix}:i}`;
+    this.flags = (options.clusterEvents ? 'e' : '') + (this.buckets > 1 ? 'i' : '');
   }
 
   private get wakeChannel(): string {
     return `${this.prefix}:w:${this.processId}`;
   }
 
+  private get eventsChannel(): string {
+    return `${this.prefix}:ev`;
+  }
+
   /** The command connection (for specs and tools: e.g. counting round trips). */
-  get client(): Redis {
+  get client(): Connection {
     if (!this.redis) throw new Error('bayeux-server: the Redis engine is not open');
     return this.redis;
   }
 
-  private connection(forSubscriber: boolean): Redis {
-    const o = this.options;
-    const base: RedisOptions = forSubscriber
-      ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
-      : { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout: o.commandTimeoutMs ?? 2000 };
-    const opts: RedisOptions = {
-      retryStrategy: (times) => Math.min(50 * times, 1000),
-      ...base,
-      ...o.redis,
-      ...(forSubscriber ? { enableOfflineQueue: true, maxRetriesPerRequest: null } : {}),
-    };
-    const r = o.url ? new Redis(o.url, opts) : new Redis(opts);
-    r.on('error', (err: Error) => debug('%s connection: %s', forSubscriber ? 'pub/sub' : 'command', err.message));
-    return r;
+  /** The bucket of a session: a hash of its id (FNV-1a), the same in every process. */
+  bucketOf(clientId: string): number {
+    if (this.buckets === 1) return 0;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < clientId.length; i++) h = Math.imul(h ^ clientId.charCodeAt(i), 0x01000193);
+    return (h >>> 0) % this.buckets;
+  }
+
+  /** The key of a session's hash (its other keys share its hash slot). For specs and tools. */
+  sessionKey(clientId: string): string {
+    return `${this.tags[this.bucketOf(clientId)]}:s:${clientId}`;
+  }
+
+  private connection(forSubscriber: boolean): Connection {
+    const conn = createConnection(this.options, forSubscriber);
+    conn.on('error', (err: Error) => debug('%s connection: %s', forSubscriber ? 'pub/sub' : 'command', err.message));
+    return conn;
   }
 
   async open(listener: EngineListener, config: EngineConfig): Promise<void> {
@@ -132,29 +148,38 @@ export class RedisEngine implements Engine {
       redis.defineCommand(name, keys >= 0 ? { numberOfKeys: keys, lua } : { lua });
     }
     const sub = (this.sub = this.connection(true));
-    sub.on('message', (_channel: string, message: string) => this.onNotice(message));
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.wakeChannel) this.onNotice(message);
+      else this.onClusterEvent(message);
+    });
     sub.on('ready', () => {
       // After a reconnect, wakes sent meanwhile were lost: look at every hold once.
       if (this.subscribedOnce) for (const id of this.heldHere) this.listener?.wake(id);
     });
     this.sweeper = setInterval(() => void this.sweep(), config.sweepInterval);
     this.sweeper.unref();
+    const channels = this.options.clusterEvents ? [this.wakeChannel, this.eventsChannel] : [this.wakeChannel];
     // Wait (bounded) for both connections; if Redis is down, calls fail with 503 until it is back.
-    const ready = (r: Redis) =>
+    const ready = (r: Connection) =>
       r.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => r.once('ready', () => resolve()));
+    const bound = this.options.commandTimeoutMs ?? 2000;
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all([ready(redis), sub.subscribe(this.wakeChannel).then(() => void (this.subscribedOnce = true))]),
-      new Promise((r) => setTimeout(r, this.options.commandTimeoutMs ?? 2000).unref()),
-    ]).catch((err) => debug('open: %O', err));
+      Promise.all([ready(redis), sub.subscribe(...channels).then(() => void (this.subscribedOnce = true))]),
+      new Promise((r) => (timer = setTimeout(r, redis instanceof Cluster ? bound * 2 : bound))),
+    ])
+      .catch((err) => debug('open: %O', err))
+      .finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    const all = [this.redis, this.sub];
+    const all = this.options.client ? [this.sub] : [this.redis, this.sub];
     this.redis = this.sub = null;
     this.heldHere.clear();
-    for (const b of this.barriers.splice(0)) b();
+    for (const b of this.barriers.values()) b.resolve();
+    this.barriers.clear();
     await Promise.all(
       all.map(async (r) => {
         if (!r) return;
@@ -169,23 +194,38 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Resolves once every notice Redis sent to this process before now has been handled
-   * (a message to ourselves through the same pub/sub channel). For specs and tools.
+   * Resolves once every notice Redis sent to this process before now has been handled (a
+   * message to ourselves through our own pub/sub channel; on a Cluster, one through each
+   * master, as notices from different nodes travel separately). For specs and tools.
    */
   async barrier(): Promise<void> {
-    const done = new Promise<void>((resolve) => this.barriers.push(resolve));
-    await this.run(() => this.client.publish(this.wakeChannel, ''));
+    const redis = this.client;
+    const token = `#${++this.barrierCount}`;
+    const via: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    if (via.length === 0) throw new EngineUnavailableError('Redis unavailable: no Cluster node known yet', this.options.retryMs ?? 1000);
+    const done = new Promise<void>((resolve) => this.barriers.set(token, { left: via.length, resolve }));
+    try {
+      await this.run(() => Promise.all(via.map((n) => n.publish(this.wakeChannel, token))));
+    } catch (err) {
+      this.barriers.delete(token);
+      throw err;
+    }
     return done;
   }
 
   private onNotice(message: string): void {
     const listener = this.listener;
     if (!listener) return;
-    if (message === '') {
-      this.barriers.shift()?.();
+    const c = message.charCodeAt(0);
+    if (c === 35 /* # */) {
+      const b = this.barriers.get(message);
+      if (b && --b.left === 0) {
+        this.barriers.delete(message);
+        b.resolve();
+      }
       return;
     }
-    if (message.charCodeAt(0) === 33 /* ! */) {
+    if (c === 33 /* ! */) {
       const colon = message.indexOf(':');
       const reason = message.slice(1, colon) as SessionRemovedReason;
       const id = message.slice(colon + 1);
@@ -199,16 +239,51 @@ export class RedisEngine implements Engine {
     }
   }
 
+  private onClusterEvent(message: string): void {
+    const listener = this.listener;
+    if (!listener?.clusterEvent) return;
+    let e: unknown;
+    try {
+      e = JSON.parse(message);
+    } catch {
+      debug('cluster event not JSON: %s', message);
+      return;
+    }
+    if (!Array.isArray(e) || typeof e[1] !== 'string' || typeof e[2] !== (e[0] === 'a' ? 'undefined' : 'string')) {
+      debug('cluster event not understood: %s', message);
+      return;
+    }
+    const clientId = e[1];
+    let event: ClusterEvent;
+    switch (e[0]) {
+      case 'a':
+        event = { type: 'sessionAdded', clientId };
+        break;
+      case 'r':
+        event = { type: 'sessionRemoved', clientId, reason: REASONS.has(e[2]) ? (e[2] as SessionRemovedReason) : 'server' };
+        break;
+      case 's':
+        event = { type: 'subscribed', clientId, channel: e[2] as string };
+        break;
+      case 'u':
+        event = { type: 'unsubscribed', clientId, channel: e[2] as string };
+        break;
+      default:
+        debug('cluster event not understood: %s', message);
+        return;
+    }
+    listener.clusterEvent(event);
+  }
+
   /** Runs a command, turning connection failures into {@link EngineUnavailableError}. */
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
     try {
       return await fn();
     } catch (err) {
-      if ((err as Error)?.name === 'ReplyError') throw err;
-      throw new EngineUnavailableError(`Redis unavailable: ${(err as Error)?.message ?? String(err)}`, this.options.retryMs ?? 1000, {
-        cause: err,
-      });
+      const e = err as Error;
+      if (e?.name === 'ReplyError' && !TRANSIENT.test(e.message)) throw err;
+      throw new EngineUnavailableError(`Redis unavailable: ${e?.message ?? String(err)}`, this.options.retryMs ?? 1000, { cause: err });
     }
   }
 
@@ -216,8 +291,20 @@ export class RedisEngine implements Engine {
     return this.run(() => (this.client as unknown as Record<ScriptName, ScriptCall>)[name](...args));
   }
 
-  private key(clientId: string): string {
-    return `{${this.prefix}:${clientId}}:s`;
+  /** Runs a script on a session's bucket: KEYS[1] = its hash; ARGV = T, P, flags, id, ...rest. */
+  private session(name: ScriptName, clientId: string, ...rest: (string | number)[]): Promise<Reply> {
+    const tag = this.tags[this.bucketOf(clientId)]!;
+    return this.script(name, `${tag}:s:${clientId}`, tag, this.prefix, this.flags, clientId, ...rest);
+  }
+
+  /** Runs a whole-bucket script: KEYS[1] = the bucket's expiry set; ARGV = T, P, flags, ...rest. */
+  private bucket(name: ScriptName, b: number, ...rest: (string | number)[]): Promise<Reply> {
+    const tag = this.tags[b]!;
+    return this.script(name, `${tag}:exp`, tag, this.prefix, this.flags, ...rest);
+  }
+
+  private get staleKey(): string {
+    return `${this.indexTag}:stale`;
   }
 
   private get leaseMs(): number {
@@ -229,28 +316,31 @@ export class RedisEngine implements Engine {
   }
 
   async createSession(clientId: string, expiresInMs: number): Promise<void> {
-    await this.script('bxCreate', this.key(clientId), this.prefix, clientId, Date.now() + expiresInMs);
+    await this.session('bxCreate', clientId, Date.now() + expiresInMs);
   }
 
   async destroySession(clientId: string, reason: SessionRemovedReason): Promise<boolean> {
     this.heldHere.delete(clientId);
-    const r = await this.script('bxDestroy', this.key(clientId), this.prefix, clientId, reason, this.processId);
-    return r === 1;
+    const r = await this.session('bxDestroy', clientId, reason, this.processId);
+    if (r === null) return false;
+    this.markStale(this.bucketOf(clientId), r as string[]);
+    return true;
   }
 
   async hasSession(clientId: string): Promise<boolean> {
-    return (await this.run(() => this.client.exists(this.key(clientId)))) === 1;
+    return (await this.run(() => this.client.exists(this.sessionKey(clientId)))) === 1;
   }
 
   async sessionCount(): Promise<number> {
-    return this.run(() => this.client.zcard(`${this.prefix}:exp`));
+    const counts = await this.run(() => Promise.all(this.tags.map((t) => this.client.zcard(`${t}:exp`))));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async beginConnect(clientId: string, hold: boolean): Promise<ConnectResult | null> {
     if (hold) this.connecting.set(clientId, (this.connecting.get(clientId) ?? 0) + 1);
     let r: Reply;
     try {
-      r = await this.script('bxBegin', this.key(clientId), this.prefix, clientId, this.processId, hold ? '1' : '0', Date.now() + this.leaseMs);
+      r = await this.session('bxBegin', clientId, this.processId, hold ? '1' : '0', Date.now() + this.leaseMs);
     } finally {
       if (hold) {
         const n = this.connecting.get(clientId)! - 1;
@@ -275,53 +365,86 @@ export class RedisEngine implements Engine {
 
   async endConnect(clientId: string, expiresInMs: number, take: boolean): Promise<Mail | null> {
     this.heldHere.delete(clientId);
-    const r = await this.script('bxEnd', this.key(clientId), this.prefix, clientId, this.processId, Date.now() + expiresInMs, take ? '1' : '0');
+    const r = await this.session('bxEnd', clientId, this.processId, Date.now() + expiresInMs, take ? '1' : '0');
     return r === null ? null : mail(r as Reply[], 1);
   }
 
   async takeQueued(clientId: string, piggyback = false): Promise<Mail | null> {
-    const r = await this.script('bxTake', this.key(clientId), this.prefix, clientId, piggyback ? '1' : '0');
+    const r = await this.session('bxTake', clientId, piggyback ? '1' : '0');
     if (r === null) return null;
     const m = mail(r as Reply[], 1);
     return m.length === 0 ? null : m;
   }
 
   async enableAcknowledgement(clientId: string): Promise<boolean> {
-    return (await this.script('bxAckOn', this.key(clientId), this.prefix, clientId)) === 1;
+    return (await this.session('bxAckOn', clientId)) === 1;
   }
 
   async acknowledge(clientId: string, batch: number): Promise<number> {
-    return (await this.script('bxAck', this.key(clientId), this.prefix, clientId, batch)) as number;
+    return (await this.session('bxAck', clientId, batch)) as number;
   }
 
   async requeue(clientId: string, payloads: string[]): Promise<void> {
     if (payloads.length === 0) return;
-    const dropped = await this.script('bxRequeue', this.key(clientId), this.prefix, clientId, this.ttlMs, this.maxQueue, ...payloads);
+    const dropped = await this.session('bxRequeue', clientId, this.ttlMs, this.maxQueue, ...payloads);
     this.overflowed(clientId, dropped as number);
   }
 
   async subscribe(clientId: string, channels: readonly string[], max: number): Promise<SubscribeResult> {
-    const r = await this.script('bxSubscribe', this.key(clientId), this.prefix, clientId, max, ...channels);
-    return r === 1 ? 'ok' : r === 0 ? 'limit' : 'unknown-session';
+    // The index first: a bucket never has a subscriber the index does not list.
+    if (this.buckets > 1) await this.script('bxIndex', this.staleKey, this.indexTag, this.bucketOf(clientId), ...channels);
+    const r = await this.session('bxSubscribe', clientId, max, ...channels);
+    if (r === 1) return 'ok';
+    // Refused: the index entries just written may list a bucket for nothing; have them checked.
+    this.markStale(this.bucketOf(clientId), channels);
+    return r === 0 ? 'limit' : 'unknown-session';
   }
 
   async unsubscribe(clientId: string, channels: readonly string[]): Promise<boolean> {
-    return (await this.script('bxUnsubscribe', this.key(clientId), this.prefix, clientId, ...channels)) === 1;
+    const r = await this.session('bxUnsubscribe', clientId, ...channels);
+    if (r === null) return false;
+    this.markStale(this.bucketOf(clientId), r as string[]);
+    return true;
   }
 
   async subscriptions(clientId: string): Promise<string[] | null> {
-    return (await this.script('bxSubscriptions', this.key(clientId), this.prefix, clientId)) as string[] | null;
+    return (await this.session('bxSubscriptions', clientId)) as string[] | null;
   }
 
   async publish(channel: string, payload: string, exclude?: string): Promise<number> {
-    const keys = expandChannel(channel).map((c) => `${this.prefix}:ch:${c}`);
-    const r = (await this.script('bxPublish', keys.length, ...keys, this.prefix, exclude ?? '', this.ttlMs, this.maxQueue, payload)) as Reply[];
-    for (let i = 1; i + 1 < r.length; i += 2) this.overflowed(r[i] as string, r[i + 1] as number);
+    const expansion = expandChannel(channel);
+    const rest = [exclude ?? '', this.ttlMs, this.maxQueue, payload];
+    if (this.buckets === 1) return this.published(0, await this.bucket('bxPublish', 0, ...rest, ...expansion));
+    // Which buckets have subscribers, and for which of the expansion's channels.
+    const keys = expansion.map((c) => `${this.indexTag}:c:${c}`);
+    const routes = (await this.script('bxRoute', keys.length, ...keys, this.indexTag)) as string[][];
+    const byBucket = new Map<number, string[]>();
+    routes.forEach((buckets, i) => {
+      for (const b of buckets) {
+        const k = Number(b);
+        if (!(k >= 0 && k < this.buckets)) continue; // written with another bucket count: ignore
+        const list = byBucket.get(k);
+        if (list) list.push(expansion[i]!);
+        else byBucket.set(k, [expansion[i]!]);
+      }
+    });
+    if (byBucket.size === 0) return 0;
+    // All bucket scripts go out at once, in this order on each node's connection, so
+    // publishes from this process keep their order.
+    const counts = await Promise.all([...byBucket].map(async ([b, chans]) => this.published(b, await this.bucket('bxPublish', b, ...rest, ...chans))));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Handles one bucket's publish reply; returns its count. */
+  private published(b: number, reply: Reply): number {
+    const r = reply as Reply[];
+    this.markStale(b, r[1] as string[]);
+    for (let i = 2; i + 1 < r.length; i += 2) this.overflowed(r[i] as string, r[i + 1] as number);
     return r[0] as number;
   }
 
   async deliver(clientId: string, payload: string): Promise<boolean> {
-    const dropped = (await this.script('bxDeliver', this.key(clientId), this.prefix, clientId, this.ttlMs, this.maxQueue, payload)) as number;
+    const dropped = (await this.session('bxDeliver', clientId, this.ttlMs, this.maxQueue, payload)) as number;
     if (dropped < 0) return false;
     this.overflowed(clientId, dropped);
     return true;
@@ -334,29 +457,94 @@ export class RedisEngine implements Engine {
     }
   }
 
+  /**
+   * Notes index entries whose bucket was seen without subscribers, for the sweeper to check
+   * and remove. Best effort: an entry left behind only costs a publish a script that finds nobody.
+   */
+  private markStale(b: number, channels: readonly string[]): void {
+    if (this.buckets === 1 || channels.length === 0) return;
+    const entries: string[] = [];
+    for (const c of channels) {
+      const e = `${b}|${c}`;
+      if (this.staleSent.has(e)) continue;
+      this.staleSent.add(e);
+      entries.push(e);
+    }
+    if (entries.length === 0) return;
+    this.script('bxStale', this.staleKey, this.indexTag, ...entries).catch((err: Error) => debug('stale report failed: %s', err.message));
+  }
+
   /** One sweep attempt: only the process that takes the lock removes anything. */
   private async sweep(): Promise<void> {
+    this.staleSent.clear();
     if (this.sweeping || !this.redis || this.redis.status !== 'ready') return;
     this.sweeping = true;
     try {
-      const batch = this.options.sweepBatch ?? 1000;
-      const removed = (await this.script('bxSweep', this.prefix, Date.now(), batch, this.processId, this.sweepInterval)) as string[] | null;
-      if (removed === null || this.redis === null) return;
-      for (const id of removed) {
-        debug('session %s expired', id);
-        this.listener?.sessionRemoved(id, 'timeout');
+      const now = Date.now();
+      const limit = this.options.sweepBatch ?? 1000;
+      const sweepBucket = (b: number) => this.bucket('bxSweep', b, now, limit, this.processId, this.sweepInterval, b === 0 ? '1' : '0');
+      // Bucket 0's script takes the lock: on a single Redis the whole sweep is one script.
+      const first = await sweepBucket(0);
+      if (first === null || this.redis === null) return;
+      const results: [number, Reply][] = [[0, first]];
+      if (this.buckets > 1) {
+        const rest = await Promise.allSettled(this.tags.slice(1).map((_, i) => sweepBucket(i + 1)));
+        rest.forEach((r, i) => {
+          if (r.status === 'fulfilled') results.push([i + 1, r.value]);
+          else debug('sweep of bucket %d failed: %s', i + 1, (r.reason as Error).message);
+        });
       }
+      for (const [b, r] of results) {
+        const [mine, emptied] = r as [string[], string[]];
+        for (const id of mine) {
+          debug('session %s expired', id);
+          this.listener?.sessionRemoved(id, 'timeout');
+        }
+        this.markStale(b, emptied);
+      }
+      if (this.buckets > 1 && this.redis !== null) await this.pruneIndex();
     } catch (err) {
       debug('sweep failed: %s', (err as Error).message);
     } finally {
       this.sweeping = false;
     }
   }
+
+  /**
+   * Removes index entries of buckets that have no subscriber for the channel any more
+   * (checked now, in the bucket) and where nobody subscribed within the grace period.
+   */
+  private async pruneIndex(): Promise<void> {
+    const grace = this.options.indexGraceMs ?? 60_000;
+    const due = (await this.script('bxStaleDue', this.staleKey, this.indexTag, grace, this.options.sweepBatch ?? 1000)) as string[];
+    if (due.length === 0) return;
+    const byBucket = new Map<number, string[]>();
+    for (const e of due) {
+      const bar = e.indexOf('|');
+      const b = Number(e.slice(0, bar));
+      const list = byBucket.get(b);
+      if (list) list.push(e.slice(bar + 1));
+      else byBucket.set(b, [e.slice(bar + 1)]);
+    }
+    const empty = new Set<string>();
+    await Promise.all(
+      [...byBucket].map(async ([b, chans]) => {
+        if (!(b >= 0 && b < this.buckets)) return; // not ours: the prune below drops the entry
+        for (const c of (await this.bucket('bxVerify', b, ...chans)) as string[]) empty.add(`${b}|${c}`);
+      }),
+    );
+    const pairs: string[] = [];
+    for (const e of due) pairs.push(e, empty.has(e) ? '1' : '0');
+    const removed = await this.script('bxPrune', this.staleKey, this.indexTag, grace, ...pairs);
+    debug('channel index: %d stale entries checked, %d removed', due.length, removed);
+  }
 }
 
 /**
  * Creates a Redis engine: `new BayeuxServer({ engine: redisEngine({ url: 'redis://127.0.0.1:6379' }) })`.
- * Every process of the cluster uses the same Redis and prefix.
+ * Every process of the deployment uses the same Redis, prefix and bucket count. Sentinel:
+ * `redisEngine({ sentinels: [{ host, port }], name: 'mymaster' })`; Cluster:
+ * `redisEngine({ cluster: [{ host, port }, …] })`.
  */
 export function redisEngine(options: RedisEngineOptions = {}): RedisEngine {
   return new RedisEngine(options);

@@ -10,7 +10,7 @@ import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
 import { processBatch } from './batch.js';
 import { parseChannel } from './channel-name.js';
-import { isPromise, type Engine, type Mail, type SessionRemovedReason } from './engine.js';
+import { isPromise, type ClusterEvent, type Engine, type Mail, type SessionRemovedReason } from './engine.js';
 import type { Exchange, RequestContext } from './exchange.js';
 import { ExtensionList, type Extension, type OutgoingMessage } from './extension.js';
 import { HeldConnect, HeldConnects } from './held-connects.js';
@@ -41,6 +41,18 @@ export interface BayeuxServerEvents {
   queueOverflow: (clientId: string, dropped: number) => void;
   /** Something failed where no client could be told (an engine call, a listener). */
   error: (err: unknown) => void;
+  /**
+   * Cluster events: a session was added in any process of the cluster (this one included).
+   * The memory engine always reports them; the Redis engine when created with
+   * `clusterEvents: true` (in every process). For presence across processes.
+   */
+  clusterSessionAdded: (clientId: string) => void;
+  /** Cluster event: a session was removed in any process (once per removal, expiry included). */
+  clusterSessionRemoved: (clientId: string, reason: SessionRemovedReason) => void;
+  /** Cluster event: a session of any process subscribed to a channel (once per new subscription). */
+  clusterSubscribe: (clientId: string, channel: string) => void;
+  /** Cluster event: a session of any process unsubscribed from a channel (not sent when the session is removed). */
+  clusterUnsubscribe: (clientId: string, channel: string) => void;
 }
 
 /** Options for {@link BayeuxServer.publish}. */
@@ -99,6 +111,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
         wake: (clientId) => this.connects.wake(clientId),
         sessionRemoved: (clientId, reason) => this.sessionGone(clientId, reason),
         queueOverflow: (clientId, dropped) => this.emit('queueOverflow', clientId, dropped),
+        clusterEvent: (event) => this.clusterEvent(event),
       },
       { maxQueue: this.options.maxQueue, sweepInterval: this.options.sweepInterval },
     );
@@ -291,6 +304,15 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     return this.engine.sessionCount();
   }
 
+  /**
+   * Resolves once the engine is open (for the Redis engine: connected and listening for
+   * notices, or given up after its command timeout). Requests wait for it anyway; await it
+   * before taking traffic when this process must not miss cluster events from the start.
+   */
+  async ready(): Promise<void> {
+    if (this.opening) await this.opening;
+  }
+
   /** Creates an in-process client that subscribes and publishes without HTTP. */
   async localClient(): Promise<LocalClient> {
     if (this.opening) await this.opening;
@@ -327,6 +349,28 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     if (h) this.connects.supersede(h, NONE_ADVICE_JSON, notice);
     debug('session %s removed (%s)', clientId, reason);
     if (this.listenerCount('sessionRemoved') > 0) this.emit('sessionRemoved', clientId, reason);
+  }
+
+  /** Emits a cluster event to app code; a listener that throws is reported, never thrown into the engine. */
+  private clusterEvent(e: ClusterEvent): void {
+    try {
+      switch (e.type) {
+        case 'sessionAdded':
+          if (this.listenerCount('clusterSessionAdded') > 0) this.emit('clusterSessionAdded', e.clientId);
+          break;
+        case 'sessionRemoved':
+          if (this.listenerCount('clusterSessionRemoved') > 0) this.emit('clusterSessionRemoved', e.clientId, e.reason);
+          break;
+        case 'subscribed':
+          if (this.listenerCount('clusterSubscribe') > 0) this.emit('clusterSubscribe', e.clientId, e.channel);
+          break;
+        case 'unsubscribed':
+          if (this.listenerCount('clusterUnsubscribe') > 0) this.emit('clusterUnsubscribe', e.clientId, e.channel);
+          break;
+      }
+    } catch (err) {
+      this.reportError(err);
+    }
   }
 
   /** @internal */

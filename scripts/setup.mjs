@@ -23,6 +23,8 @@ const SYSTEM = {
     { commands: ['chromium', 'chromium-browser'], apt: 'chromium' },
     // The Redis engine specs start their own redis-server on a free loopback port.
     { commands: ['redis-server'], apt: 'redis-server' },
+    // The Redis Cluster specs join their nodes with `redis-cli --cluster create` (Debian: redis-tools).
+    { commands: ['redis-cli'], apt: 'redis-tools' },
   ],
 };
 

@@ -41,7 +41,7 @@ describe('several processes on one Redis', function () {
 
   beforeEach(async function () {
     redisLink = await OutageProxy.start(redis.port);
-    const env = { REDIS_URL: `redis://127.0.0.1:${redisLink.port}`, REDIS_PREFIX: `c${process.pid}x${++run}`, BAYEUX_TIMEOUT: '3000' };
+    const env = { REDIS_URL: `redis://127.0.0.1:${redisLink.port}`, REDIS_PREFIX: `c${process.pid}x${++run}`, BAYEUX_TIMEOUT: '3000', REDIS_EVENTS: '1' };
     nodes = await Promise.all(['A', 'B', 'C'].map((name) => ClusterNode.start(name, env)));
     relay = await RoundRobinRelay.start(nodes.map((n) => n.port));
   });
@@ -86,6 +86,25 @@ describe('several processes on one Redis', function () {
       const polls = () => new Set(relay.log.filter((r) => r.channels.includes('/meta/connect') && r.clientIds.includes(who)).map((r) => r.target));
       // Held connects return every 3 s (the processes' timeout) and go to the next process.
       await waitUntil(() => polls().size === 3, `the connects of ${who} to reach all three processes (so far ${[...polls()]})`, 15_000, 50);
+    }
+  });
+
+  it('cluster events: every process sees a session that handshook on B, its subscriptions and its removal', async function () {
+    const cometd = new CometDClient(`http://127.0.0.1:${nodes[1]!.port}/cometd`);
+    await cometd.handshake();
+    const id = cometd.clientId!;
+    await cometd.subscribe('/presence/room', () => {});
+    await cometd.unsubscribe(await cometd.subscribe('/presence/other', () => {}));
+    await cometd.disconnect();
+    for (const n of nodes) {
+      await n.events.until((e) => e.clientId === id && e.event === 'sessionRemoved', `${n.name} to see the removal`);
+      expect(n.events.items.filter((e) => e.clientId === id), `events seen by ${n.name}`).to.deep.equal([
+        { event: 'sessionAdded', clientId: id },
+        { event: 'subscribe', clientId: id, detail: '/presence/room' },
+        { event: 'subscribe', clientId: id, detail: '/presence/other' },
+        { event: 'unsubscribe', clientId: id, detail: '/presence/other' },
+        { event: 'sessionRemoved', clientId: id, detail: 'disconnect' },
+      ]);
     }
   });
 

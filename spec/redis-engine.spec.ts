@@ -7,8 +7,10 @@
  */
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { EngineUnavailableError, RedisEngine, type EngineListener, type SessionRemovedReason } from '../lib/index.js';
+import { EngineUnavailableError, RedisEngine, type EngineListener, type RedisEngineOptions, type SessionRemovedReason } from '../lib/index.js';
 import { engineContract } from './support/engine-contract.js';
+import { OutageProxy, closeAllProxies } from './support/outage-proxy.js';
+import { RawServer } from './support/raw-client.js';
 import { RedisServer, stopAllRedisServers } from './support/redis-server.js';
 import { waitUntil } from './support/wait.js';
 
@@ -26,7 +28,11 @@ describe('redis engine', function () {
     await stopAllRedisServers();
   });
 
-  engineContract('redis engine', { makeEngine: () => new RedisEngine({ url: server.url, prefix: nextPrefix() }) });
+  engineContract('redis engine', { makeEngine: () => new RedisEngine({ url: server.url, prefix: nextPrefix(), clusterEvents: true }) });
+  // The Cluster layout (sessions over several buckets, a channel index) on a single Redis.
+  engineContract('redis engine, 4 buckets', {
+    makeEngine: () => new RedisEngine({ url: server.url, prefix: nextPrefix(), clusterEvents: true, buckets: 4 }),
+  });
 
   describe('shared store', function () {
     interface Node {
@@ -74,10 +80,11 @@ describe('redis engine', function () {
       }
       const payload = JSON.stringify({ channel: '/room/1', data: 'x'.repeat(1000) });
       expect(await a.engine.publish('/room/1', payload)).to.equal(50);
-      const messageKeys = await admin.keys(`${prefix}:m:*`);
+      const messageKeys = await admin.keys(`{${prefix}:b0}:m:*`);
       expect(messageKeys, 'one stored payload').to.have.length(1);
       expect(await admin.hget(messageKeys[0]!, 'p')).to.equal(payload);
-      const queued = await admin.lrange(`{${prefix}:s7}:q`, 0, -1);
+      expect(a.engine.sessionKey('s7')).to.equal(`{${prefix}:b0}:s:s7`);
+      const queued = await admin.lrange(`{${prefix}:b0}:q:s7`, 0, -1);
       expect(queued, 'the queue holds an id, not the payload').to.have.length(1);
       expect(queued[0]!.length).to.be.below(20);
       for (let i = 0; i < 49; i++) expect(await a.engine.takeQueued(`s${i}`)).to.deep.equal([payload]);
@@ -101,9 +108,11 @@ describe('redis engine', function () {
       for (const n of nodes) n.wakes.length = 0;
 
       // Every command the publishing process sends, seen by Redis itself (MONITOR).
-      const id = (await idle.engine.client.client('ID')) as number;
+      const id = (await (idle.engine.client as Redis).client('ID')) as number;
       const addr = ((await admin.client('LIST', 'ID', String(id))) as string).match(/ addr=(\S+)/)![1]!;
-      const monitor = await server.client().monitor();
+      const monitorBase = server.client();
+      const monitor = await monitorBase.monitor();
+      monitorBase.disconnect(); // monitor() opened its own connection
       const sent: string[][] = [];
       monitor.on('monitor', (_time: string, args: string[], source: string) => {
         if (source === addr) sent.push(args);
@@ -187,7 +196,127 @@ describe('redis engine', function () {
     });
   });
 
+  describe('options', function () {
+    it('refuses bad options with a clear error at construction', function () {
+      const bad: [unknown, RegExp][] = [
+        [{ url: 'http://x' }, /url must be redis:\/\//],
+        [{ url: server.url, cluster: [{ host: '127.0.0.1', port: 1 }] }, /only one of url, sentinels, cluster and client/],
+        [{ cluster: [] }, /cluster must be a non-empty array/],
+        [{ cluster: ['nope'] }, /is not host:port/],
+        [{ sentinels: [{ host: '127.0.0.1', port: 26379 }] }, /need the master name/],
+        [{ buckets: 0 }, /buckets must be an integer from 1 to 16384/],
+        [{ buckets: 2.5 }, /buckets must be an integer/],
+        [{ prefix: 'a{b}' }, /prefix must be a non-empty string without \{ or \}/],
+        [{ commandTimeoutMs: -1 }, /commandTimeoutMs must be a positive number/],
+        [{ client: {} }, /client must be an ioredis Redis or Cluster/],
+        [null, /options must be an object/],
+      ];
+      for (const [options, message] of bad) {
+        expect(() => new RedisEngine(options as RedisEngineOptions), JSON.stringify(options)).to.throw(TypeError, message);
+      }
+      expect(new RedisEngine({ url: server.url }).buckets, 'single Redis: one bucket').to.equal(1);
+      expect(new RedisEngine({ cluster: ['127.0.0.1:7000'] }).buckets, 'Cluster: 16 buckets').to.equal(16);
+      expect(new RedisEngine({ url: server.url, buckets: 8 }).buckets).to.equal(8);
+    });
+
+    it('uses an ioredis client it is given, and leaves it open on close', async function () {
+      const mine = server.client();
+      const engine = new RedisEngine({ client: mine, prefix: nextPrefix() });
+      const wakes: string[] = [];
+      await engine.open({ wake: (id) => wakes.push(id), sessionRemoved() {}, queueOverflow() {} }, { maxQueue: 10, sweepInterval: 1000 });
+      try {
+        await engine.createSession('s', 60_000);
+        await engine.beginConnect('s', true);
+        await engine.endConnect('s', 60_000, false);
+        expect((await engine.beginConnect('s', true))?.held).to.equal(true);
+        expect(await engine.deliver('s', '"x"')).to.equal(true);
+        await engine.barrier();
+        expect(wakes, 'woken through its own pub/sub connection').to.deep.equal(['s']);
+        expect(await mine.exists(engine.sessionKey('s'))).to.equal(1);
+      } finally {
+        await engine.close();
+      }
+      expect(mine.status, 'still open').to.equal('ready');
+      expect(await mine.ping()).to.equal('PONG');
+      await mine.quit();
+    });
+
+    it('without clusterEvents, nothing is published on the events channel', async function () {
+      const prefix = nextPrefix();
+      const listen = server.client();
+      const heard: string[] = [];
+      listen.on('message', (_channel: string, message: string) => heard.push(message));
+      await listen.subscribe(`${prefix}:ev`);
+      const engine = new RedisEngine({ url: server.url, prefix, buckets: 2 });
+      const events: unknown[] = [];
+      await engine.open({ wake() {}, sessionRemoved() {}, queueOverflow() {}, clusterEvent: (e) => events.push(e) }, { maxQueue: 10, sweepInterval: 10 });
+      try {
+        await engine.createSession('s', 60_000);
+        await engine.subscribe('s', ['/a'], 10);
+        await engine.unsubscribe('s', ['/a']);
+        await engine.destroySession('s', 'disconnect');
+        await engine.createSession('t', 0);
+        await waitUntil(async () => !(await engine.hasSession('t')), 'the sweep to remove t');
+        // A marker of our own after all that: everything published before it has arrived.
+        const say = server.client();
+        await say.publish(`${prefix}:ev`, 'marker');
+        await say.quit();
+        await waitUntil(() => heard.includes('marker'), 'the marker');
+        expect(heard).to.deep.equal(['marker']);
+        expect(events).to.deep.equal([]);
+      } finally {
+        await engine.close();
+        await listen.quit();
+      }
+    });
+  });
+
   describe('when Redis goes away', function () {
+    afterEach(async function () {
+      await closeAllProxies();
+    });
+
+    it('mail that would ride on a response stays queued when Redis drops just before it is taken; the replies still go out', async function () {
+      const link = await OutageProxy.start(server.port);
+      const engine = new RedisEngine({ url: `redis://127.0.0.1:${link.port}`, prefix: nextPrefix() });
+      const raw = await RawServer.start({ engine });
+      const errors: unknown[] = [];
+      raw.bayeux.on('error', (err) => errors.push(err));
+      // Cut the link to Redis once the publish is done and its reply is ready: the next
+      // engine call of this request is the take of the mail that would ride along.
+      raw.bayeux.addExtension({
+        outgoing(message, context) {
+          if (context.inReplyTo?.channel === '/cut/now' && 'successful' in message) link.cut();
+          return message;
+        },
+      });
+      try {
+        const client = await raw.connectedClient();
+        await client.mustSubscribe('/cut/now');
+        const answer = await client.publish('/cut/now', 'kept');
+        expect(answer.map((m) => [m.channel, m.successful, m.data]), 'the publish reply, without the mail').to.deep.equal([['/cut/now', true, undefined]]);
+        expect(errors.some((e) => e instanceof EngineUnavailableError), 'the failed take is reported').to.equal(true);
+        link.restore();
+        let mail: unknown[] = [];
+        await waitUntil(
+          async () => {
+            try {
+              mail = (await client.connect({ advice: { timeout: 0 } })).filter((m) => m.channel === '/cut/now').map((m) => m.data);
+              return mail.length > 0;
+            } catch {
+              return false;
+            }
+          },
+          'the queued mail after Redis is back',
+          5000,
+          50,
+        );
+        expect(mail, 'delivered once, by the next connect').to.deep.equal(['kept']);
+      } finally {
+        await raw.close();
+      }
+    });
+
     it('calls fail promptly as unavailable, and work again once Redis is back', async function () {
       const own = await RedisServer.start();
       const engine = new RedisEngine({ url: own.url, prefix: nextPrefix(), retryMs: 1500 });

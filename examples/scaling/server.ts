@@ -4,6 +4,11 @@
  * balancer; no sticky sessions needed (see docs/scaling.md and examples/scaling/README.md).
  *
  *   REDIS_URL=redis://127.0.0.1:6379 PORT=8001 npx tsx examples/scaling/server.ts
+ *   REDIS_CLUSTER=127.0.0.1:7000,127.0.0.1:7001 PORT=8001 npx tsx examples/scaling/server.ts   (Redis Cluster)
+ *
+ * REDIS_EVENTS=1 turns on cluster events: each process then logs (or, forked, reports over
+ * IPC as `{ type: 'clusterEvent', event, clientId, … }`) every session added or removed and
+ * every subscribe or unsubscribe in the whole deployment — the start of a presence feature.
  *
  * Started by a parent over IPC (child_process.fork, as the specs and run.ts do), it reports
  * `{ type: 'ready', port }` and obeys `{ type: 'publish', ref, channel, data }`,
@@ -18,10 +23,27 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const port = Number(process.env.PORT ?? 0);
 const name = process.env.NODE_NAME ?? `node-${process.pid}`;
 
+const clusterNodes = process.env.REDIS_CLUSTER?.split(',').filter(Boolean);
+const clusterEvents = process.env.REDIS_EVENTS === '1';
 const bayeux = new BayeuxServer({
-  engine: redisEngine({ url: redisUrl, prefix: process.env.REDIS_PREFIX ?? 'bayeux' }),
+  engine: redisEngine({
+    ...(clusterNodes ? { cluster: clusterNodes } : { url: redisUrl }),
+    prefix: process.env.REDIS_PREFIX ?? 'bayeux',
+    clusterEvents,
+  }),
   timeout: Number(process.env.BAYEUX_TIMEOUT ?? 30_000),
+  maxInterval: Number(process.env.BAYEUX_MAX_INTERVAL ?? 10_000),
 });
+if (clusterEvents) {
+  const report = (event: string, clientId: string, detail?: string) => {
+    if (process.send) process.send({ type: 'clusterEvent', event, clientId, detail });
+    else console.log(`${name}: ${event} ${clientId}${detail ? ` ${detail}` : ''}`);
+  };
+  bayeux.on('clusterSessionAdded', (id) => report('sessionAdded', id));
+  bayeux.on('clusterSessionRemoved', (id, reason) => report('sessionRemoved', id, reason));
+  bayeux.on('clusterSubscribe', (id, channel) => report('subscribe', id, channel));
+  bayeux.on('clusterUnsubscribe', (id, channel) => report('unsubscribe', id, channel));
+}
 // Acknowledged delivery (CometD's AckExtension): a response lost with its process is sent again.
 bayeux.addExtension(ackExtension());
 bayeux.on('error', (err) => console.error(`${name}: ${(err as Error).message ?? String(err)}`));
@@ -39,6 +61,8 @@ const server = http.createServer((req, res) =>
   }),
 );
 
+// Take traffic once the engine is connected (so this process hears cluster events from the start).
+await bayeux.ready();
 server.listen(port, '127.0.0.1', () => {
   const actual = (server.address() as AddressInfo).port;
   if (process.send) process.send({ type: 'ready', port: actual, pid: process.pid });

@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { deferred, withTimeout } from './wait.js';
+import { Inbox, deferred, withTimeout } from './wait.js';
 
 const ENTRY = fileURLToPath(new URL('../../examples/scaling/server.ts', import.meta.url));
 
@@ -34,12 +34,22 @@ interface Reply {
   error?: string;
 }
 
+/** A cluster event a process reported (started with REDIS_EVENTS=1). */
+export interface ReportedEvent {
+  event: 'sessionAdded' | 'sessionRemoved' | 'subscribe' | 'unsubscribe';
+  clientId: string;
+  /** The reason of a removal, the channel of a subscribe or unsubscribe. */
+  detail?: string;
+}
+
 /** One forked bayeux-server process. */
 export class ClusterNode {
   private refs = 0;
   private readonly pending = new Map<number, (r: Reply) => void>();
   readonly exited: Promise<void>;
   stderr = '';
+  /** Cluster events this process reported, in order (with REDIS_EVENTS=1). */
+  readonly events = new Inbox<ReportedEvent>();
 
   private constructor(
     readonly name: string,
@@ -52,6 +62,11 @@ export class ClusterNode {
     });
     child.on('message', (m) => {
       const r = m as Reply;
+      if (r.type === 'clusterEvent') {
+        const e = m as ReportedEvent;
+        this.events.push(e.detail === undefined ? { event: e.event, clientId: e.clientId } : { event: e.event, clientId: e.clientId, detail: e.detail });
+        return;
+      }
       this.pending.get(r.ref)?.(r);
       this.pending.delete(r.ref);
     });

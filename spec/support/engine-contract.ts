@@ -1,24 +1,28 @@
 /**
  * The Engine contract, as specs every engine must pass: sessions, the connect cycle
- * (first / held / mail), requeue ordering, publish fan-out (union, exclude), limits and
- * the expiry sweep. `engineContract(name, makeEngine)` defines the suite for one engine.
+ * (first / held / mail), requeue ordering, publish fan-out (union, exclude), limits,
+ * cluster events and the expiry sweep. `engineContract(name, makeEngine)` defines the suite for one engine.
  *
  * Notices an engine sends its listener may be asynchronous (the Redis engine gets wakes
  * over pub/sub): before asserting on them, a spec awaits `settle()`, which waits for an
  * engine's `barrier()` when it has one (every notice sent before it has arrived).
  */
 import { expect } from 'chai';
-import type { Engine, EngineListener, SessionRemovedReason } from '../../lib/index.js';
+import type { ClusterEvent, Engine, EngineListener, SessionRemovedReason } from '../../lib/index.js';
 
 interface Recorded {
   wakes: string[];
   removed: [string, SessionRemovedReason][];
   overflows: [string, number][];
+  events: ClusterEvent[];
 }
 
 /** What the contract needs to run against one engine. */
 export interface ContractTarget {
-  /** A fresh, unopened engine with no sessions (called once per test, or more). */
+  /**
+   * A fresh, unopened engine with no sessions (called once per test, or more), reporting
+   * cluster events (the Redis engine needs `clusterEvents: true`).
+   */
   makeEngine(): Engine | Promise<Engine>;
 }
 
@@ -31,7 +35,7 @@ export function engineContract(name: string, target: ContractTarget): void {
     let onRemoved: (() => void) | null;
 
     async function open(maxQueue = 100, sweepInterval = 10): Promise<void> {
-      seen = { wakes: [], removed: [], overflows: [] };
+      seen = { wakes: [], removed: [], overflows: [], events: [] };
       onRemoved = null;
       const listener: EngineListener = {
         wake: (id) => seen.wakes.push(id),
@@ -40,6 +44,10 @@ export function engineContract(name: string, target: ContractTarget): void {
           onRemoved?.();
         },
         queueOverflow: (id, n) => seen.overflows.push([id, n]),
+        clusterEvent: (e) => {
+          seen.events.push(e);
+          onRemoved?.();
+        },
       };
       engine = await target.makeEngine();
       await engine.open(listener, { maxQueue, sweepInterval });
@@ -329,6 +337,78 @@ export function engineContract(name: string, target: ContractTarget): void {
         await engine.requeue('s', ['old1', 'old2']);
         expect(await engine.takeQueued('s')).to.deep.equal(['old2', 'new1', 'new2']);
         expect(seen.overflows).to.deep.equal([['s', 1]]);
+      });
+    });
+
+    describe('cluster events', function () {
+      /** The events about one session, in order (events of different sessions may interleave on a Redis Cluster). */
+      const about = (id: string) => seen.events.filter((e) => e.clientId === id);
+
+      it('sessions added and removed, subscriptions added and removed, each once', async function () {
+        await engine.createSession('s', 10_000);
+        await engine.subscribe('s', ['/a', '/b/*'], 10);
+        await engine.subscribe('s', ['/a', '/c'], 10); // /a again: no second event
+        await engine.subscribe('s', ['/d', '/e'], 4); // refused over the limit: no event
+        await engine.unsubscribe('s', ['/b/*', '/never']); // /never: not subscribed, no event
+        await engine.createSession('t', 10_000);
+        await engine.subscribe('t', ['/a'], 10);
+        await engine.destroySession('s', 'disconnect');
+        await engine.destroySession('s', 'disconnect'); // gone already: no event
+        await settle();
+        expect(about('s')).to.deep.equal([
+          { type: 'sessionAdded', clientId: 's' },
+          { type: 'subscribed', clientId: 's', channel: '/a' },
+          { type: 'subscribed', clientId: 's', channel: '/b/*' },
+          { type: 'subscribed', clientId: 's', channel: '/c' },
+          { type: 'unsubscribed', clientId: 's', channel: '/b/*' },
+          // The session's remaining subscriptions end with it: no unsubscribed events.
+          { type: 'sessionRemoved', clientId: 's', reason: 'disconnect' },
+        ]);
+        expect(about('t')).to.deep.equal([
+          { type: 'sessionAdded', clientId: 't' },
+          { type: 'subscribed', clientId: 't', channel: '/a' },
+        ]);
+      });
+
+      it('an expired session is reported removed once, with reason timeout', async function () {
+        // Long enough to subscribe first: a sweep can come between the two calls.
+        await engine.createSession('gone', 200);
+        await engine.subscribe('gone', ['/x'], 10);
+        await removals(1);
+        const removedEvent = () => about('gone').filter((e) => e.type === 'sessionRemoved');
+        // The event may travel apart from the removal notice: wait for it, then a few sweeps more.
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no removal event within 1000 ms: ${JSON.stringify(seen.events)}`)), 1000);
+          const check = () => {
+            if (removedEvent().length === 0) return;
+            clearTimeout(timer);
+            onRemoved = null;
+            resolve();
+          };
+          onRemoved = check;
+          check();
+        });
+        await new Promise((r) => setTimeout(r, 40));
+        await settle();
+        expect(about('gone')).to.deep.equal([
+          { type: 'sessionAdded', clientId: 'gone' },
+          { type: 'subscribed', clientId: 'gone', channel: '/x' },
+          { type: 'sessionRemoved', clientId: 'gone', reason: 'timeout' },
+        ]);
+      });
+
+      it('operations that change nothing report nothing', async function () {
+        await engine.createSession('q', 10_000);
+        await settle();
+        seen.events.length = 0;
+        await engine.deliver('q', 'm');
+        await engine.publish('/z', 'p');
+        await engine.beginConnect('q', true);
+        await engine.endConnect('q', 10_000, true);
+        await engine.unsubscribe('q', ['/z']);
+        await engine.subscribe('nope', ['/z'], 10);
+        await settle();
+        expect(seen.events).to.deep.equal([]);
       });
     });
 

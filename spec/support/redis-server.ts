@@ -1,9 +1,13 @@
 /**
  * A real `redis-server` for specs: started on a free loopback port with no persistence,
  * ready once it answers PING, stopped by its PID. `stop()` followed by `start()` on the
- * same instance restarts it on the same port (the outage specs use that).
+ * same instance restarts it on the same port (the outage specs use that). Extra arguments
+ * make a Cluster node or a replica; a config file and `sentinel` make a Sentinel.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
@@ -29,11 +33,29 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How to start a redis-server beyond the defaults. */
+export interface RedisServerOptions {
+  /** More command-line arguments, given the port (e.g. `--cluster-enabled yes`, `--replicaof …`). */
+  args?: (port: number) => string[];
+  /** A config file, given first (Sentinel needs one it can rewrite). */
+  configFile?: string;
+  /** Run as a Sentinel (`--sentinel`; no persistence options). */
+  sentinel?: boolean;
+}
+
 export class RedisServer {
   private child: ChildProcess | null = null;
   private exited: Promise<void> | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: RedisServerOptions = {},
+  ) {}
+
+  /** The PID of the running server (null when stopped). */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
 
   /** `redis://127.0.0.1:<port>` */
   get url(): string {
@@ -41,8 +63,8 @@ export class RedisServer {
   }
 
   /** Starts a redis-server on a free port and waits until it answers PING. */
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), options);
     await server.start();
     return server;
   }
@@ -50,11 +72,16 @@ export class RedisServer {
   /** Starts (or restarts) the server on its port. */
   async start(ms = 5000): Promise<void> {
     if (this.child) return;
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const o = this.options;
+    const args = [
+      ...(o.configFile ? [o.configFile] : []),
+      ...(o.sentinel ? ['--sentinel'] : []),
+      ...['--port', String(this.port), '--bind', '127.0.0.1', '--protected-mode', 'no'],
+      ...(o.sentinel ? [] : ['--save', '', '--appendonly', 'no']),
+      ...(o.args?.(this.port) ?? []),
+    ];
+    // Its own working directory: a replica's full sync writes an RDB file even with --save ''.
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: workDir() });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     this.child = child;
@@ -104,4 +131,16 @@ export class RedisServer {
       clearTimeout(timer);
     }
   }
+}
+
+let dir: string | null = null;
+
+/** One temporary directory for the servers of this test run, removed when the run exits. */
+function workDir(): string {
+  if (dir === null) {
+    const made = mkdtempSync(path.join(os.tmpdir(), 'bayeux-redis-'));
+    process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+    dir = made;
+  }
+  return dir;
 }

@@ -1,0 +1,152 @@
+/**
+ * Options of the Redis engine: their types, their one-time check, and the ioredis
+ * connections they describe (a single Redis, Sentinel, Cluster, or a client passed in).
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/** A Redis node address. */
+export interface RedisNodeAddress {
+  host: string;
+  port: number;
+}
+
+/** Options of `redisEngine()`. Give one of `url`/`redis`, `sentinels`, `cluster` or `client`. */
+export interface RedisEngineOptions {
+  /** `redis://[:password@]host:port[/db]` of a single Redis. */
+  url?: string;
+  /** ioredis options (host, port, password, tls…), merged over the engine's defaults; with `cluster`, used for every node. */
+  redis?: RedisOptions;
+  /** Redis Sentinel: the sentinels to ask for the master named `name`. */
+  sentinels?: RedisNodeAddress[];
+  /** Redis Sentinel: the master's name (`sentinel monitor <name> …`). */
+  name?: string;
+  /** Redis Cluster: some of its nodes (ioredis discovers the rest). */
+  cluster?: (RedisNodeAddress | string)[];
+  /** Redis Cluster: ioredis Cluster options, merged over the engine's defaults. */
+  clusterOptions?: ClusterOptions;
+  /**
+   * An ioredis client or cluster you created. The engine uses it for commands, opens a
+   * duplicate for pub/sub, and does not close it. Its own options apply (with ioredis's
+   * defaults, commands wait in an offline queue while Redis is down, instead of failing at once).
+   */
+  client?: Redis | Cluster;
+  /**
+   * Number of buckets sessions are spread over (each a hash slot). Every process of the
+   * deployment must use the same value. Default 1 on a single Redis or Sentinel, 16 on a Cluster.
+   */
+  buckets?: number;
+  /**
+   * Report cluster events (sessions added and removed, subscribe, unsubscribe) to every
+   * process (`BayeuxServer` events `clusterSessionAdded`…). Turn it on in every process:
+   * each publishes the events of the changes it makes. Default false (nothing published).
+   */
+  clusterEvents?: boolean;
+  /** Prefix of every key and pub/sub channel (several servers can share one Redis). Default `bayeux`. */
+  prefix?: string;
+  /** Safety TTL of a stored payload, ms (a queue normally releases it sooner). Default 10 minutes. */
+  messageTtlMs?: number;
+  /**
+   * How long a session in a connect (or holding one) lives without news, ms: covers a
+   * process that died while holding it. Must exceed the server's `timeout`. Default 2 minutes.
+   */
+  connectLeaseMs?: number;
+  /** Bound on one Redis command, ms; past it the call fails as unavailable. Default 2000. */
+  commandTimeoutMs?: number;
+  /** Retry advice (`interval`) sent to clients while Redis is unreachable, ms. Default 1000. */
+  retryMs?: number;
+  /** Most sessions removed per sweep (per bucket). Default 1000. */
+  sweepBatch?: number;
+  /**
+   * With more than one bucket: how long a bucket stays in the channel index after a
+   * subscription while it looks empty, ms (covers a subscribe still on its way). Default 60000.
+   */
+  indexGraceMs?: number;
+}
+
+/** Largest useful bucket count: Redis Cluster has 16384 hash slots. */
+export const MAX_BUCKETS = 16384;
+
+function positive(name: string, v: number | undefined): void {
+  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) {
+    throw new TypeError(`bayeux-server: redisEngine option ${name} must be a positive number, got ${String(v)}`);
+  }
+}
+
+export function nodeAddress(n: RedisNodeAddress | string): RedisNodeAddress {
+  if (typeof n === 'string') {
+    const m = /^(.+):(\d+)$/.exec(n);
+    if (!m) throw new TypeError(`bayeux-server: redisEngine cluster node ${JSON.stringify(n)} is not host:port`);
+    return { host: m[1]!, port: Number(m[2]) };
+  }
+  if (typeof n?.host !== 'string' || !Number.isInteger(n.port)) {
+    throw new TypeError(`bayeux-server: redisEngine cluster node ${JSON.stringify(n)} needs a host and a port`);
+  }
+  return n;
+}
+
+/** Checks the options once, so a mistake is a clear error at start-up. */
+export function validateOptions(o: RedisEngineOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError('bayeux-server: redisEngine options must be an object');
+  const targets = [o.url !== undefined, o.sentinels !== undefined, o.cluster !== undefined, o.client !== undefined].filter(Boolean).length;
+  if (targets > 1) throw new TypeError('bayeux-server: give redisEngine only one of url, sentinels, cluster and client');
+  if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))) {
+    throw new TypeError(`bayeux-server: redisEngine url must be redis://… or rediss://…, got ${JSON.stringify(o.url)}`);
+  }
+  if (o.sentinels !== undefined) {
+    if (!Array.isArray(o.sentinels) || o.sentinels.length === 0) throw new TypeError('bayeux-server: redisEngine sentinels must be a non-empty array');
+    o.sentinels.forEach(nodeAddress);
+    if (typeof o.name !== 'string' || o.name === '') throw new TypeError('bayeux-server: redisEngine sentinels need the master name (option name)');
+  }
+  if (o.cluster !== undefined) {
+    if (!Array.isArray(o.cluster) || o.cluster.length === 0) throw new TypeError('bayeux-server: redisEngine cluster must be a non-empty array of nodes');
+    o.cluster.forEach(nodeAddress);
+  }
+  if (o.client !== undefined && !(o.client instanceof Redis || o.client instanceof Cluster)) {
+    throw new TypeError('bayeux-server: redisEngine client must be an ioredis Redis or Cluster');
+  }
+  if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix === '' || /[{}]/.test(o.prefix))) {
+    throw new TypeError(`bayeux-server: redisEngine prefix must be a non-empty string without { or }, got ${JSON.stringify(o.prefix)}`);
+  }
+  if (o.buckets !== undefined && !(Number.isInteger(o.buckets) && o.buckets >= 1 && o.buckets <= MAX_BUCKETS)) {
+    throw new TypeError(`bayeux-server: redisEngine buckets must be an integer from 1 to ${MAX_BUCKETS}, got ${String(o.buckets)}`);
+  }
+  for (const k of ['messageTtlMs', 'connectLeaseMs', 'commandTimeoutMs', 'retryMs', 'sweepBatch', 'indexGraceMs'] as const) positive(k, o[k]);
+}
+
+/**
+ * Opens the command connection (no offline queue, bounded command time: calls fail at once
+ * while Redis is unreachable) or the pub/sub connection (reconnects and re-subscribes by
+ * itself). A client passed in is used as it is, and duplicated for pub/sub.
+ */
+export function createConnection(o: RedisEngineOptions, forSubscriber: boolean): Redis | Cluster {
+  if (o.client) {
+    if (!forSubscriber) return o.client;
+    return o.client instanceof Cluster ? o.client.duplicate() : o.client.duplicate();
+  }
+  const commandTimeout = o.commandTimeoutMs ?? 2000;
+  const retryStrategy = (times: number) => Math.min(50 * times, 1000);
+  if (o.cluster) {
+    return new Cluster(o.cluster.map(nodeAddress), {
+      clusterRetryStrategy: retryStrategy,
+      enableOfflineQueue: forSubscriber,
+      ...o.clusterOptions,
+      ...(forSubscriber ? { enableOfflineQueue: true } : {}),
+      redisOptions: {
+        ...(forSubscriber ? {} : { commandTimeout, maxRetriesPerRequest: 0 }),
+        ...o.redis,
+        ...o.clusterOptions?.redisOptions,
+      },
+    });
+  }
+  const base: RedisOptions = forSubscriber
+    ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
+    : { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout };
+  const opts: RedisOptions = {
+    retryStrategy,
+    ...base,
+    ...(o.sentinels ? { sentinels: o.sentinels, name: o.name } : {}),
+    ...o.redis,
+    ...(forSubscriber ? { enableOfflineQueue: true, maxRetriesPerRequest: null } : {}),
+  };
+  return o.url ? new Redis(o.url, opts) : new Redis(opts);
+}
