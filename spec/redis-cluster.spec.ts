@@ -7,6 +7,7 @@
  *
  * REDIS_CLUSTER_MESSAGES sets how many messages the load test sends (default 10,000).
  */
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { AckExtension } from 'cometd';
 import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
@@ -262,4 +263,62 @@ describe('several processes on one Redis', function () {
     expect(faye.handshakes.length, 'Faye kept its session').to.equal(1);
     for (const got of [cometdGot, fayeGot]) expect(new Set(got.items).size, 'no duplicates').to.equal(got.length);
   });
+
+  it('Redis unreachable under a flood of requests: every request is answered, memory stays bounded', async function () {
+    // A session made before the outage, so connects and publishes reach the engine too.
+    const hs = await post([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]);
+    const clientId = hs[0]!.clientId as string;
+    const batches = [
+      [{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }],
+      [{ channel: '/meta/connect', clientId, connectionType: 'long-polling' }],
+      [{ channel: '/flood/x', clientId, data: { pad: 'x'.repeat(2000) } }],
+    ];
+    const rss = (): number[] => nodes.map((n) => residentBytes(n.pid));
+    const base = rss();
+    redisLink.cut();
+    const errors = new Map<string, number>();
+    const peaks = [base.slice(), base.slice()];
+    const WAVE = 1500;
+    for (const peak of peaks) {
+      let sent = 0;
+      // 50 requests in flight at a time; each must be answered (the relay's fetch would hang otherwise).
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          while (sent < WAVE) {
+            const batch = batches[sent++ % batches.length]!;
+            const reply = (await post(batch))[0]!;
+            const key = reply.successful === true ? 'successful' : String(reply.error);
+            errors.set(key, (errors.get(key) ?? 0) + 1);
+            rss().forEach((v, i) => (peak[i] = Math.max(peak[i]!, v)));
+          }
+        }),
+      );
+    }
+    redisLink.restore();
+    const mb = (v: number): string => (v / 2 ** 20).toFixed(1);
+    console.log(`      RSS per process (MB): before ${base.map(mb).join(', ')}; peak in the 1st wave ${peaks[0]!.map(mb).join(', ')}; in the 2nd ${peaks[1]!.map(mb).join(', ')}`);
+    expect([...errors.keys()], 'every answer during the outage is engine_unavailable').to.deep.equal(['503::engine_unavailable']);
+    expect(errors.get('503::engine_unavailable')).to.equal(2 * WAVE);
+    for (let i = 0; i < nodes.length; i++) {
+      expect(peaks[0]![i]! - base[i]!, `process ${nodes[i]!.name}: growth in the first ${WAVE} requests`).to.be.below(96 * 2 ** 20);
+      // No accumulation: a second wave as large as the first does not need much more.
+      expect(peaks[1]![i]! - peaks[0]![i]!, `process ${nodes[i]!.name}: growth in the second ${WAVE} requests`).to.be.below(24 * 2 ** 20);
+    }
+    // And the session made before the outage carries on.
+    await waitUntil(async () => (await post([{ channel: '/meta/connect', clientId, connectionType: 'long-polling', advice: { timeout: 0 } }]))[0]!.successful === true, 'connects succeed again once Redis is back', 15_000, 100);
+    expect(nodes.every((n) => n.alive), 'every process still running').to.equal(true);
+  });
+
+  async function post(batch: object[]): Promise<Record<string, unknown>[]> {
+    const r = await fetch(relay.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(batch) });
+    return (await r.json()) as Record<string, unknown>[];
+  }
 });
+
+/** Resident memory of a process, from /proc (bytes). */
+function residentBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!kb) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kb[1]) * 1024;
+}
