@@ -3,7 +3,7 @@
  * (`--idle-sizes 1000,5000`, `--rounds=2`) or the environment (`BENCH_IDLE_SIZES=…`).
  * Every loop the bench runs is bounded by one of these counts or durations.
  */
-import { TARGET_NAMES, type TargetName } from './shared/protocol.js';
+import { ALL_TARGET_NAMES, TARGET_NAMES, type TargetName } from './shared/protocol.js';
 
 export interface BenchConfig {
   targets: TargetName[];
@@ -78,6 +78,36 @@ export interface BenchConfig {
    * .bench-out/results/.
    */
   scenarios: string;
+
+  /** `redis`: subscriber counts at which Redis round trips per publish are counted (MONITOR). */
+  rtSizes: number[];
+  /** `redis`: app-code publishes per size in the round-trip count (one at a time, each delivered before the next). */
+  rtPublishes: number;
+  /** `redis`: how long the one wire publisher publishes in the round-trip count, ms. */
+  rtDuration: number;
+  /** bayeux-redis: the engine's `commandTimeoutMs` (0: the engine's default, 2000). */
+  redisCommandTimeout: number;
+
+  /** `scale100k`: bayeux-server processes on one Redis. */
+  scaleProcs: number;
+  /** `scale100k`: idle sessions, spread evenly over the processes. */
+  scaleSessions: number;
+  /** `scale100k`: generator processes (each under the descriptor cap). */
+  scaleWorkers: number;
+  /** `scale100k`: loopback source addresses (each gives ~28k ephemeral ports). */
+  scaleAddrs: number;
+  /** `scale100k`: clients being set up at once, per generator process. */
+  scaleRampConcurrency: number;
+  /** `scale100k`: hold timeout of every process, ms. */
+  scaleTimeout: number;
+  /** `scale100k`: heartbeat measurement window, ms. */
+  scaleWindow: number;
+  /** `scale100k`: bound on the ramp (all sessions set up and holding), ms. */
+  scaleRampTimeout: number;
+  /** `scale100k`: bound on the wait for one publish to reach every session, ms. */
+  scaleDeliverTimeout: number;
+  /** `scale100k`: bound on the whole run; past it everything is stopped, ms. */
+  scaleDeadline: number;
 }
 
 export const DEFAULTS: BenchConfig = {
@@ -116,6 +146,20 @@ export const DEFAULTS: BenchConfig = {
   heapSnapshots: false,
   doc: 'docs/performance.md',
   scenarios: '',
+  rtSizes: [100, 1000],
+  rtPublishes: 20,
+  rtDuration: 2000,
+  redisCommandTimeout: 0,
+  scaleProcs: 6,
+  scaleSessions: 100_000,
+  scaleWorkers: 8,
+  scaleAddrs: 8,
+  scaleRampConcurrency: 32,
+  scaleTimeout: 30_000,
+  scaleWindow: 30_000,
+  scaleRampTimeout: 1_200_000,
+  scaleDeliverTimeout: 180_000,
+  scaleDeadline: 3_000_000,
 };
 
 /** Small sizes: every scenario in seconds. */
@@ -137,9 +181,19 @@ export const QUICK: Partial<BenchConfig> = {
   churnTimeout: 2000,
   churnMaxInterval: 2000,
   churnWait: 20_000,
+  rtPublishes: 10,
+  rtDuration: 1000,
+  scaleSessions: 3000,
+  scaleWorkers: 2,
+  scaleAddrs: 2,
+  scaleTimeout: 5000,
+  scaleWindow: 5000,
+  scaleRampTimeout: 120_000,
+  scaleDeliverTimeout: 30_000,
+  scaleDeadline: 600_000,
 };
 
-const NUMBER_LISTS = new Set<keyof BenchConfig>(['idleSizes', 'hbSizes', 'fanSizes']);
+const NUMBER_LISTS = new Set<keyof BenchConfig>(['idleSizes', 'hbSizes', 'fanSizes', 'rtSizes']);
 
 function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -149,7 +203,7 @@ function coerce(key: keyof BenchConfig, raw: string): unknown {
   const current = DEFAULTS[key];
   if (key === 'targets') {
     const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const n of names) if (!TARGET_NAMES.includes(n as TargetName)) throw new Error(`unknown target ${n} (known: ${TARGET_NAMES.join(', ')})`);
+    for (const n of names) if (!ALL_TARGET_NAMES.includes(n as TargetName)) throw new Error(`unknown target ${n} (known: ${ALL_TARGET_NAMES.join(', ')})`);
     return names;
   }
   if (NUMBER_LISTS.has(key)) return raw.trim() === '' ? [] : raw.split(',').map((s) => parseSize(s));

@@ -43,6 +43,16 @@ export function killAllChildren(): void {
   live.clear();
 }
 
+/**
+ * Tracks a child the bench started by other means (redis-server), so it is killed by PID
+ * with the others when the run ends, fails or is interrupted.
+ */
+export function trackChild(proc: ChildProcess): void {
+  installHandlers();
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+}
+
 function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
@@ -261,12 +271,17 @@ export class WorkerProc extends Child {
   }
 }
 
-export async function startWorkers(count: number, port: number, addrs: number, path_ = '/cometd'): Promise<WorkerProc[]> {
+/**
+ * Forks `count` generator workers against `port`, or, given several ports (several target
+ * processes), each worker spreads its connections over all of them, round-robin.
+ */
+export async function startWorkers(count: number, port: number | number[], addrs: number, path_ = '/cometd'): Promise<WorkerProc[]> {
   buildChildren();
   const sourceAddrs = Array.from({ length: Math.max(0, addrs) }, (_, i) => `127.0.0.${i + 2}`);
+  const ports = Array.isArray(port) ? port : [];
   const workers: WorkerProc[] = [];
   for (let i = 0; i < count; i++) {
-    const cfg: WorkerConfig = { host: '127.0.0.1', port, path: path_, addrs: sourceAddrs, index: i };
+    const cfg: WorkerConfig = { host: '127.0.0.1', port: ports[0] ?? (port as number), ports, path: path_, addrs: sourceAddrs, index: i };
     workers.push(new WorkerProc(`generator-${i}`, forkChild(`generator-${i}`, 'bench/gen/worker.js', cfg, [])));
   }
   await Promise.all(workers.map((w) => w.ready));

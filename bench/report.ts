@@ -50,9 +50,15 @@ const TARGET_LABEL: Record<TargetName, string> = {
   faye: 'Faye 1.4.3',
   cometd: 'cometd-nodejs-server 1.2.1',
   limit: 'bare node:http (limit)',
+  'bayeux-redis': 'bayeux-server, Redis engine',
 };
 
-interface Table {
+/** How a target is named in tables. */
+export function targetLabel(t: TargetName): string {
+  return TARGET_LABEL[t];
+}
+
+export interface Table {
   head: string[];
   rows: string[][];
 }
@@ -222,12 +228,18 @@ export function configSummary(cfg: BenchConfig): string {
     .join('\n');
 }
 
+/** The markers of a named block: `results` (compare), `redis`, `scale100k`. */
+export function markers(name: string): { begin: string; end: string } {
+  return name === 'results' ? { begin: BEGIN_MARK, end: END_MARK } : { begin: `<!-- bench:${name}:begin -->`, end: `<!-- bench:${name}:end -->` };
+}
+
 /** Replaces the text between the markers of `file` (adding them at the end if absent). */
-export function writeBetweenMarkers(file: string, block: string): void {
+export function writeBetweenMarkers(file: string, block: string, name = 'results'): void {
+  const { begin, end } = markers(name);
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance\n\n';
-  const b = text.indexOf(BEGIN_MARK);
-  const e = text.indexOf(END_MARK);
-  const inner = `${BEGIN_MARK}\n${block.trim()}\n${END_MARK}`;
-  const next = b >= 0 && e > b ? text.slice(0, b) + inner + text.slice(e + END_MARK.length) : text.trimEnd() + '\n\n' + inner + '\n';
+  const b = text.indexOf(begin);
+  const e = text.indexOf(end);
+  const inner = `${begin}\n${block.trim()}\n${end}`;
+  const next = b >= 0 && e > b ? text.slice(0, b) + inner + text.slice(e + end.length) : text.trimEnd() + '\n\n' + inner + '\n';
   fs.writeFileSync(file, next);
 }

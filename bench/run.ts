@@ -4,6 +4,9 @@
  *   idle | fanout | publish | churn   one scenario against the chosen targets
  *   compare                           all four against all four targets, alternating,
  *                                     medians and ratios, written into docs/performance.md
+ *   redis                             fan-out and publish on the in-memory and the Redis
+ *                                     engine, alternating, and Redis round trips per publish
+ *   scale100k                         100,000 idle sessions over six processes on one Redis
  *   profile-top <file.cpuprofile>…    self-time summary of CPU profiles (see --profile)
  *   heap-diff <base> <held> <n>       per-session heap by constructor (see idle --heap-snapshots)
  *
@@ -16,6 +19,7 @@ import { describeFlags, parseArgs, type BenchConfig } from './config.js';
 import { killAllChildren, ROOT } from './harness.js';
 import { heapDiff } from './heap-diff.js';
 import { profileReport } from './profile-top.js';
+import { cpuNote, MachineCpu, type CpuSplit } from './machine-cpu.js';
 import {
   configSummary,
   goals,
@@ -33,6 +37,8 @@ import type { Log, Metrics, Scenario } from './scenarios/common.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { idle } from './scenarios/idle.js';
 import { publishScenario } from './scenarios/publish.js';
+import { redisCompare } from './redis.js';
+import { loadScale, printScale, saveScale, scale100k, writeScaleDoc } from './scale.js';
 import type { TargetName } from './shared/protocol.js';
 
 export const SCENARIOS: Record<string, Scenario> = {
@@ -49,12 +55,15 @@ export interface ScenarioOutcome {
   medians: Map<TargetName, Metrics>;
   /** Failures, as "target round: message". */
   failures: string[];
+  /** Machine CPU while it ran: this bench's own and other work. */
+  cpu: CpuSplit | null;
 }
 
 /** Runs one scenario: `rounds` rounds, each over every target in order (A B C D A B C D …). */
 export async function runScenario(scenario: Scenario, cfg: BenchConfig, log: Log = (l) => process.stderr.write(l + '\n')): Promise<ScenarioOutcome> {
   const runs: Runs = new Map(cfg.targets.map((t) => [t, [] as Metrics[]]));
   const failures: string[] = [];
+  const cpu = MachineCpu.start();
   for (let round = 1; round <= cfg.rounds; round++) {
     for (const target of cfg.targets) {
       log(`  ${scenario.name} round ${round}/${cfg.rounds}: ${target}`);
@@ -68,7 +77,8 @@ export async function runScenario(scenario: Scenario, cfg: BenchConfig, log: Log
       }
     }
   }
-  return { scenario, runs, medians: medians(runs), failures };
+  // Each run stops (and so reaps) every process it started.
+  return { scenario, runs, medians: medians(runs), failures, cpu: cpu.finish() };
 }
 
 function printOutcome(o: ScenarioOutcome, cfg: BenchConfig): void {
@@ -90,11 +100,12 @@ interface SavedOutcome {
   date: string;
   runs: Record<string, (Record<string, number | null>)[]>;
   failures: string[];
+  cpu?: CpuSplit | null;
 }
 
 function saveOutcome(o: ScenarioOutcome, date: Date): void {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const saved: SavedOutcome = { date: date.toISOString(), runs: Object.fromEntries(o.runs), failures: o.failures };
+  const saved: SavedOutcome = { date: date.toISOString(), runs: Object.fromEntries(o.runs), failures: o.failures, cpu: o.cpu };
   fs.writeFileSync(path.join(RESULTS_DIR, `${o.scenario.name}.json`), JSON.stringify(saved, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
 }
 
@@ -109,7 +120,7 @@ function loadOutcome(scenario: Scenario): (ScenarioOutcome & { date: string }) |
       rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN]))),
     );
   }
-  return { scenario, runs, medians: medians(runs), failures: saved.failures, date: saved.date };
+  return { scenario, runs, medians: medians(runs), failures: saved.failures, cpu: saved.cpu ?? null, date: saved.date };
 }
 
 async function compare(cfg: BenchConfig): Promise<void> {
@@ -159,6 +170,8 @@ async function compare(cfg: BenchConfig): Promise<void> {
         '',
         `Medians of ${Math.max(...[...o.runs.values()].map((r) => r.length))} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.`,
         '',
+        cpuNote(o.cpu),
+        '',
         markdownTable(scenarioTable(o.scenario, cfg, o.medians)),
         '',
         ...(o.failures.length ? ['Failed runs:', '', ...o.failures.map((f) => '- `' + f.split('\n')[0] + '`'), ''] : []),
@@ -173,7 +186,7 @@ async function compare(cfg: BenchConfig): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(
-      'usage: npm run bench -- <idle|fanout|publish|churn|compare> [--quick] [flags]\n' +
+      'usage: npm run bench -- <idle|fanout|publish|churn|compare|redis|scale100k> [--quick] [flags]\n' +
         '       npm run bench -- profile-top <file.cpuprofile>... [--top N]\n' +
         '       npm run bench -- heap-diff <base.heapsnapshot> <held.heapsnapshot> <sessions>\n\nflags (also as BENCH_<NAME> variables):\n' +
         describeFlags() +
@@ -198,6 +211,23 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const name = argv[0]!;
+  if (name === 'redis' || name === 'scale100k') {
+    const { config } = parseArgs(argv.slice(1), process.env);
+    // A quick run does not overwrite the measured tables unless --doc is given.
+    if ((argv.includes('--quick') || process.env.BENCH_QUICK === '1') && !argv.some((a) => a.startsWith('--doc'))) config.doc = '';
+    process.stderr.write(`machine: ${machine()}\n`);
+    if (name === 'redis') return (await redisCompare(config)) > 0 ? 2 : 0;
+    // `--scenarios none`: no run, only the tables rebuilt from the last saved results.
+    const r = config.scenarios === 'none' ? loadScale() : await scale100k(config);
+    if (config.scenarios !== 'none') saveScale(r);
+    printScale(r);
+    if (config.doc) {
+      const file = path.resolve(ROOT, config.doc);
+      writeScaleDoc(r, config, file);
+      process.stderr.write(`tables written to ${path.relative(ROOT, file)}\n`);
+    }
+    return r.lost === 0 && r.established === r.asked ? 0 : 2;
+  }
   const single = SCENARIOS[name];
   if (!single && name !== 'compare') {
     process.stderr.write(`unknown scenario ${name}\n`);

@@ -10,8 +10,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { parseArgs, type BenchConfig } from '../bench/config.js';
 import { killAllChildren } from '../bench/harness.js';
-import { BEGIN_MARK, END_MARK, goals, markdownTable, scenarioTable, writeBetweenMarkers } from '../bench/report.js';
+import { BEGIN_MARK, END_MARK, goals, markdownTable, markers, scenarioTable, writeBetweenMarkers } from '../bench/report.js';
+import { cpuNote } from '../bench/machine-cpu.js';
+import { countRoundTrips } from '../bench/redis.js';
 import { runScenario, SCENARIOS, type ScenarioOutcome } from '../bench/run.js';
+import { scale100k } from '../bench/scale.js';
 import type { Metrics } from '../bench/scenarios/common.js';
 import type { TargetName } from '../bench/shared/protocol.js';
 
@@ -135,5 +138,123 @@ describe('bench smoke run (bayeux-server and the bare node:http limit)', functio
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bench smoke run on the Redis engine (a real redis-server per run)', function () {
+  this.timeout(120_000);
+  after(() => killAllChildren());
+
+  const redisConfig: BenchConfig = { ...config, targets: ['bayeux-redis'], rtPublishes: 5, rtDuration: 500 };
+
+  it('fan-out and publish: nothing lost, and the Redis side (CPU, script calls) is measured', async () => {
+    for (const name of ['fanout', 'publish']) {
+      const outcome = await runScenario(SCENARIOS[name]!, redisConfig, quiet);
+      expect(outcome.failures, outcome.failures.join('\n')).to.deep.equal([]);
+      const m = outcome.medians.get('bayeux-redis')!;
+      if (name === 'fanout') {
+        expect(m['lost@200'], 'fan-out lost').to.equal(0);
+        expect(m['errors@200'], 'fan-out errors').to.equal(0);
+        expect(m['burstRedisCpuPerDelivery@200'], 'Redis CPU per delivery').to.be.within(0.001, 5000);
+        // A burst publish is one script; deliveries share the subscribers' takes.
+        expect(m['burstScriptsPerPublish@200'], 'script calls per burst publish').to.be.at.least(1);
+        expect(m['burstTotalCpuPerDelivery@200'], 'server + Redis CPU').to.be.greaterThan(m['burstCpuPerDelivery@200']!);
+      } else {
+        expect(m.lost, 'publish lost').to.equal(0);
+        expect(m.failedPublishes, 'failed publishes').to.equal(0);
+        expect(m.redisCpuPerPublish, 'Redis CPU per publish').to.be.within(0.1, 50_000);
+        expect(m.scriptsPerPublish, 'script calls per publish').to.be.at.least(1);
+      }
+    }
+  });
+
+  it('round trips of a publish, counted by Redis, do not grow with the subscriber count', async () => {
+    const small = await countRoundTrips(redisConfig, 20, quiet);
+    const large = await countRoundTrips(redisConfig, 100, quiet);
+    const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+    for (const r of [small, large]) {
+      expect(r.app.publishes).to.equal(5);
+      expect(r.app.deliveries).to.equal(5 * r.subscribers);
+      // An app publish is one script call, whatever the number of subscribers.
+      expect(r.app.publisher, `app publish at ${r.subscribers}`).to.deep.equal({ bxPublish: 5 });
+      expect(r.wire.publishes, 'wire publishes').to.be.greaterThan(0);
+      expect(r.wire.deliveries).to.equal(r.wire.publishes * r.subscribers);
+      expect(r.wire.publisher.bxPublish, 'wire: one publish script each').to.equal(r.wire.publishes);
+      // The deliveries cost the subscribers' process a few round trips each (take, answer, connect again).
+      expect(sum(r.app.subscribers) / r.app.deliveries, 'round trips per delivery').to.be.within(1, 4);
+      // Inside Redis, the publish script's work does grow with the subscribers.
+      expect(r.app.insideScripts['bxPublish → rpush'] ?? 0, 'queue appends').to.be.at.least(r.app.publishes * r.subscribers);
+    }
+    expect(sum(small.wire.publisher) / small.wire.publishes, 'wire publish round trips, 20 vs 100 subscribers').to.equal(
+      sum(large.wire.publisher) / large.wire.publishes,
+    );
+  });
+
+  it('report: the Redis and scale blocks have their own markers and leave the compare tables alone', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-doc-'));
+    try {
+      const file = path.join(dir, 'performance.md');
+      const redis = markers('redis');
+      fs.writeFileSync(file, `${BEGIN_MARK}\ncompare\n${END_MARK}\n\n${redis.begin}\nold\n${redis.end}\n`);
+      writeBetweenMarkers(file, 'new redis tables', 'redis');
+      writeBetweenMarkers(file, 'scale tables', 'scale100k');
+      const scale = markers('scale100k');
+      expect(fs.readFileSync(file, 'utf8')).to.equal(
+        `${BEGIN_MARK}\ncompare\n${END_MARK}\n\n${redis.begin}\nnew redis tables\n${redis.end}\n\n${scale.begin}\nscale tables\n${scale.end}\n`,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('scale100k at 6 × 50: sessions spread over six processes on one Redis, one publish reaches all', async () => {
+    const cfg: BenchConfig = {
+      ...config,
+      warmSessions: 12,
+      scaleProcs: 6,
+      scaleSessions: 300,
+      scaleWorkers: 2,
+      scaleAddrs: 2,
+      scaleRampConcurrency: 16,
+      scaleTimeout: 2000,
+      scaleWindow: 2000,
+      scaleRampTimeout: 40_000,
+      scaleDeliverTimeout: 20_000,
+      scaleDeadline: 100_000,
+    };
+    const r = await scale100k(cfg, quiet);
+    expect(r.established, 'sessions set up').to.equal(300);
+    expect(r.clusterSessions, 'sessions in Redis').to.equal(300);
+    expect(r.perProc).to.have.length(6);
+    for (const p of r.perProc) {
+      // Round-robin over the processes: about 50 each (a few may be between two connects).
+      expect(p.held, `held by process ${p.pid}`).to.be.within(40, 50);
+      expect(p.fds, 'open descriptors').to.be.within(40, 20_000);
+      expect(p.heapPerSession, 'heap per session').to.be.within(100, 200_000);
+    }
+    expect(r.held).to.be.within(290, 300);
+    expect(r.redisMemoryPerSession, 'Redis memory per session').to.be.within(50, 20_000);
+    expect(r.hbRoundTripsPerSec, 'heartbeat round trips/s').to.be.greaterThan(0);
+    expect(r.hbServerCpuPerRoundTrip, 'CPU per round trip').to.be.within(1, 50_000);
+    expect(r.reached, 'sessions the publish reached').to.equal(300);
+    expect(r.lost).to.equal(0);
+    // The machine's busy CPU is measured and split into the run's own and other work.
+    const cpu = r.machineCpu!;
+    expect(cpu, 'machine CPU measured').to.not.equal(null);
+    expect(cpu.own, 'the run’s own CPU (seven servers and generators, Redis)').to.be.greaterThan(0.5);
+    expect(cpu.machine, 'machine busy CPU covers the run’s own').to.be.at.least(cpu.own * 0.9);
+    expect(cpu.other).to.equal(Math.max(0, cpu.machine - cpu.own));
+    expect(r.hbOtherCpu, 'other work in the heartbeat window').to.be.at.least(0);
+  });
+
+  it('report: the machine-load note is written from the measured split', () => {
+    const split = { seconds: 60, cores: 2, machine: 90, own: 84, other: 6, loadStart: 0.3, loadEnd: 2.6 };
+    const quietNote = cpuNote(split);
+    expect(quietNote).to.contain('150 % busy').and.contain('processes it started 140 %').and.contain('other work 10 %');
+    expect(quietNote).to.contain('other work was light').and.contain('0.3 at the start, 2.6 at the end');
+    const busyNote = cpuNote({ ...split, own: 45, other: 45 });
+    expect(busyNote).to.contain('other work took 50 % of the busy CPU');
+    expect(cpuNote({ ...split, own: 90, other: 0 })).to.contain('otherwise quiet');
+    expect(cpuNote(null)).to.contain('not measured');
   });
 });

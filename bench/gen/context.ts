@@ -22,7 +22,10 @@ export interface BenchPayload {
 
 export class GenContext {
   private addrIndex = 0;
+  private portIndex = 0;
   private readonly prefix: string;
+  /** With several target processes: one target and request prefix per port. */
+  private readonly spread: { target: ConnTarget; prefix: string }[];
   connectReplies = 0;
   holding = 0;
   clients = 0;
@@ -37,13 +40,26 @@ export class GenContext {
   constructor(
     readonly target: ConnTarget,
     private readonly addrs: readonly string[],
+    ports: readonly number[] = [],
   ) {
     this.prefix = HttpConn.requestPrefix(target);
+    this.spread = ports.map((port) => {
+      const t = { ...target, port };
+      return { target: t, prefix: HttpConn.requestPrefix(t) };
+    });
   }
 
-  /** Opens a keep-alive connection from the next loopback source address. */
+  /**
+   * Opens a keep-alive connection from the next loopback source address, to the target or,
+   * with several target processes, to the next one (a client keeps its connection, so
+   * its session stays on one process).
+   */
   newConn(onClosed: ((conn: HttpConn) => void) | null = null): HttpConn {
     const addr = this.addrs.length === 0 ? undefined : this.addrs[this.addrIndex++ % this.addrs.length];
+    if (this.spread.length > 0) {
+      const s = this.spread[this.portIndex++ % this.spread.length]!;
+      return new HttpConn(s.target, addr, s.prefix, onClosed);
+    }
     return new HttpConn(this.target, addr, this.prefix, onClosed);
   }
 

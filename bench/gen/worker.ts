@@ -17,7 +17,7 @@ import { BayeuxClient } from './client.js';
 import { GenContext } from './context.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
-const ctx = new GenContext({ host: config.host, port: config.port, path: config.path }, config.addrs);
+const ctx = new GenContext({ host: config.host, port: config.port, path: config.path }, config.addrs, config.ports ?? []);
 const clients: BayeuxClient[] = [];
 const publishers: BayeuxClient[] = [];
 const churning = new Set<BayeuxClient>();

@@ -9,6 +9,7 @@ import { Histogram } from '../shared/histogram.js';
 import type { ChurnSpec, SpawnSpec, TargetConfig, TargetName, TargetStats, WorkerSnapshot } from '../shared/protocol.js';
 import path from 'node:path';
 import { ROOT } from '../harness.js';
+import { BenchRedis, type RedisInfo } from '../redis-server.js';
 
 /** Flat numeric results of one run of one scenario against one target. */
 export type Metrics = Record<string, number>;
@@ -38,6 +39,8 @@ export interface Rig {
   target: TargetProc;
   workers: WorkerProc[];
   gen: Generator;
+  /** The redis-server of a `bayeux-redis` run (started for it, stopped after); null for other targets. */
+  redis: BenchRedis | null;
   /** Profiles a measurement window when `--profile window` is on; a no-op otherwise. */
   profiled<T>(label: string, fn: () => Promise<T>): Promise<T>;
 }
@@ -53,7 +56,19 @@ export async function withRig<T>(
   const tc: TargetConfig = { timeout: cfg.timeout, maxInterval: cfg.maxInterval, path: PATH, ...targetConfig };
   const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
   const profileFile = cfg.profile === 'process' ? path.resolve(ROOT, cfg.profileDir, `${name}-${label}-${stamp}.cpuprofile`) : undefined;
-  const target = await startTarget(name, tc, { profileFile });
+  // The Redis engine gets a fresh redis-server per run, so its counters start at zero.
+  const redis = name === 'bayeux-redis' ? await BenchRedis.start() : null;
+  if (redis) {
+    tc.redisUrl = redis.url;
+    if (cfg.redisCommandTimeout > 0) tc.redisCommandTimeout = cfg.redisCommandTimeout;
+  }
+  let target: TargetProc;
+  try {
+    target = await startTarget(name, tc, { profileFile });
+  } catch (err) {
+    await redis?.stop();
+    throw err;
+  }
   let workers: WorkerProc[] = [];
   const profiled = async <R>(window: string, run: () => Promise<R>): Promise<R> => {
     if (cfg.profile !== 'window') return run();
@@ -68,10 +83,11 @@ export async function withRig<T>(
   };
   try {
     workers = await startWorkers(cfg.workers, target.port, cfg.addrs, PATH);
-    return await fn({ target, workers, gen: new Generator(workers), profiled });
+    return await fn({ target, workers, gen: new Generator(workers), redis, profiled });
   } finally {
     await Promise.all(workers.map((w) => w.stop(5000)));
     await target.stop();
+    await redis?.stop();
     if (profileFile) process.stderr.write(`  cpu profile: ${path.relative(ROOT, profileFile)}\n`);
   }
 }
@@ -243,4 +259,23 @@ export function cpuOf(s: TargetStats): number {
 
 export function percent(cpuUs: number, wallMs: number): number {
   return wallMs > 0 ? cpuUs / (wallMs * 10) : NaN;
+}
+
+/** Redis readings around a measurement window (null without Redis). */
+export async function redisInfo(rig: Rig): Promise<RedisInfo | null> {
+  return rig.redis ? rig.redis.info() : null;
+}
+
+/**
+ * The Redis side of a window: CPU (µs), script calls (EVALSHA/EVAL: each one round trip)
+ * and every command run (scripts' inner commands included). Zeros without Redis.
+ */
+export function redisDelta(a: RedisInfo | null, b: RedisInfo | null): { cpu: number; scripts: number; commands: number } {
+  if (a === null || b === null) return { cpu: 0, scripts: 0, commands: 0 };
+  const calls = (i: RedisInfo, k: string): number => i.calls[k] ?? 0;
+  return {
+    cpu: b.cpu - a.cpu,
+    scripts: calls(b, 'evalsha') - calls(a, 'evalsha') + calls(b, 'eval') - calls(a, 'eval'),
+    commands: b.commands - a.commands,
+  };
 }

@@ -15,7 +15,7 @@ import type { BenchConfig } from '../config.js';
 import { sleep } from '../harness.js';
 import { Histogram } from '../shared/histogram.js';
 import type { TargetName } from '../shared/protocol.js';
-import { cpuOf, percent, withRig, type Log, type MetricRow, type Metrics, type Scenario } from './common.js';
+import { cpuOf, percent, redisDelta, redisInfo, withRig, type Log, type MetricRow, type Metrics, type Scenario } from './common.js';
 
 const CHANNEL = '/bench/fan';
 
@@ -31,11 +31,13 @@ async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log)
     // Steady rate.
     const steadyExpected = cfg.steadyCount * subs;
     const st0 = await rig.target.stats(false);
+    const sr0 = await redisInfo(rig);
     const steadySnap = await rig.profiled(`fanout-steady-${s}`, async () => {
       await rig.target.publish(CHANNEL, cfg.steadyCount, 1000 / cfg.steadyRate, 'steady');
       return gen.waitDeliveries('steady', steadyExpected, cfg.drainTimeout);
     });
     const st1 = await rig.target.stats(false);
+    const steadyRedis = redisDelta(sr0, await redisInfo(rig));
     const steady = steadySnap.tags.get('steady');
     const steadyGot = steady?.count ?? 0;
     const steadyHist = steady?.hist ?? new Histogram();
@@ -49,17 +51,23 @@ async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log)
     let burstCpu = 0;
     let genCpu = 0;
     let burstWall = 0;
+    const burstRedis = { cpu: 0, scripts: 0, commands: 0 };
     await rig.profiled(`fanout-burst-${s}`, async () => {
       for (let b = 0; b < cfg.bursts; b++) {
         await sleep(cfg.burstGap);
         await gen.waitHolding(subs, 10_000);
         const g0 = await gen.snapshot(true);
         const c0 = await rig.target.stats(false);
+        const r0 = await redisInfo(rig);
         const w0 = Date.now();
         const tag = `burst${b}`;
         const pub = await rig.target.publish(CHANNEL, perBurst, cfg.burstMode === 'tick' ? -1 : 0, tag);
         const snap = await gen.waitDeliveries(tag, perBurst * subs, cfg.drainTimeout, 20);
         const c1 = await rig.target.stats(false);
+        const rd = redisDelta(r0, await redisInfo(rig));
+        burstRedis.cpu += rd.cpu;
+        burstRedis.scripts += rd.scripts;
+        burstRedis.commands += rd.commands;
         const t = snap.tags.get(tag);
         burstExpected += perBurst * subs;
         burstWall += Date.now() - w0;
@@ -91,11 +99,32 @@ async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log)
       [`burstGenCpu@${s}`]: percent(genCpu, burstWall),
       [`lost@${s}`]: lost,
       [`errors@${s}`]: end.errors + end.rehandshakes + spawned.failed,
+      // Server process and Redis together (the Redis engine's cost is split between them).
+      [`steadyTotalCpuPerDelivery@${s}`]: steadyGot > 0 ? (cpuOf(st1) - cpuOf(st0) + steadyRedis.cpu) / steadyGot : NaN,
+      [`burstTotalCpuPerDelivery@${s}`]: burstDelivered > 0 ? (burstCpu + burstRedis.cpu) / burstDelivered : NaN,
     };
+    if (rig.redis) {
+      const steadyPublishes = cfg.steadyCount;
+      const burstPublishes = perBurst * cfg.bursts;
+      Object.assign(m, {
+        [`steadyRedisCpuPerDelivery@${s}`]: steadyGot > 0 ? steadyRedis.cpu / steadyGot : NaN,
+        [`steadyScriptsPerPublish@${s}`]: steadyRedis.scripts / steadyPublishes,
+        [`steadyScriptsPerDelivery@${s}`]: steadyGot > 0 ? steadyRedis.scripts / steadyGot : NaN,
+        [`burstRedisCpuPerDelivery@${s}`]: burstDelivered > 0 ? burstRedis.cpu / burstDelivered : NaN,
+        [`burstRedisCpu@${s}`]: percent(burstRedis.cpu, burstWall),
+        [`burstScriptsPerPublish@${s}`]: burstRedis.scripts / burstPublishes,
+        [`burstScriptsPerDelivery@${s}`]: burstDelivered > 0 ? burstRedis.scripts / burstDelivered : NaN,
+        [`burstRedisCommandsPerPublish@${s}`]: burstRedis.commands / burstPublishes,
+      } satisfies Metrics);
+    }
     log(
       `    ${target} fan-out ${subs}: steady p50 ${m[`steadyP50@${s}`]!.toFixed(1)} ms p99 ${m[`steadyP99@${s}`]!.toFixed(1)} ms; ` +
         `bursts of ${perBurst}: ${Math.round(m[`burstDeliveriesPerSec@${s}`]!)} deliveries/s, ${m[`burstCpuPerDelivery@${s}`]!.toFixed(2)} µs CPU each, ` +
         `server ${m[`burstServerCpu@${s}`]!.toFixed(0)} %, generator ${m[`burstGenCpu@${s}`]!.toFixed(0)} %; lost ${lost}, errors ${m[`errors@${s}`]}` +
+        (rig.redis
+          ? `; Redis: ${m[`burstRedisCpuPerDelivery@${s}`]!.toFixed(2)} µs CPU per delivery, ${m[`burstScriptsPerPublish@${s}`]!.toFixed(1)} scripts per burst publish, ` +
+            `${m[`steadyScriptsPerPublish@${s}`]!.toFixed(1)} per steady publish`
+          : '') +
         (end.firstError ? ` (${end.firstError})` : ''),
     );
     return m;

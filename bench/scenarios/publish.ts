@@ -7,7 +7,7 @@
 import type { BenchConfig } from '../config.js';
 import { sleep } from '../harness.js';
 import { preciseNow, type TargetName } from '../shared/protocol.js';
-import { cpuOf, percent, withRig, type Log, type MetricRow, type Metrics, type Scenario } from './common.js';
+import { cpuOf, percent, redisDelta, redisInfo, withRig, type Log, type MetricRow, type Metrics, type Scenario } from './common.js';
 
 const PREFIX = '/bench/pub/';
 
@@ -23,11 +23,13 @@ async function publish(target: TargetName, cfg: BenchConfig, log: Log): Promise<
     await sleep(500);
     const g0 = await gen.snapshot(true);
     const c0 = await rig.target.stats(false);
+    const r0 = await redisInfo(rig);
     const t0 = Date.now();
     const tp0 = preciseNow();
     const loops = await rig.profiled('publish', () => Promise.all(rig.workers.map((w) => w.publishLoop(cfg.pubDuration, 'pub'))));
     const wall = Date.now() - t0;
     const c1 = await rig.target.stats(false);
+    const rd = redisDelta(r0, await redisInfo(rig));
     const acks = loops.reduce((a, r) => a + r.acks, 0);
     const nacks = loops.reduce((a, r) => a + r.nacks, 0);
     const unanswered = loops.reduce((a, r) => a + r.unanswered, 0);
@@ -49,11 +51,22 @@ async function publish(target: TargetName, cfg: BenchConfig, log: Log): Promise<
       lost: expected - delivered,
       failedPublishes: nacks + unanswered,
       errors: snap.errors + snap.rehandshakes + pubs.failed + subs.failed,
+      // Server process and Redis together (the Redis engine's cost is split between them).
+      totalCpuPerPublish: acks > 0 ? (cpu + rd.cpu) / acks : NaN,
     };
+    if (rig.redis) {
+      Object.assign(out, {
+        redisCpuPerPublish: acks > 0 ? rd.cpu / acks : NaN,
+        redisCpu: percent(rd.cpu, wall),
+        scriptsPerPublish: acks > 0 ? rd.scripts / acks : NaN,
+        redisCommandsPerPublish: acks > 0 ? rd.commands / acks : NaN,
+      } satisfies Metrics);
+    }
     log(
       `    ${target} publish: ${pubs.established} publishers × ${m} subscribers: ${Math.round(out.publishesPerSec!)} publishes/s, ` +
         `${Math.round(out.deliveriesPerSec!)} deliveries/s, ${out.cpuPerPublish!.toFixed(1)} µs CPU per publish, server ${out.serverCpu!.toFixed(0)} %, ` +
         `generator ${out.genCpu!.toFixed(0)} %, lost ${out.lost}, failed ${out.failedPublishes}, errors ${out.errors}` +
+        (rig.redis ? `; Redis ${out.redisCpu!.toFixed(0)} %, ${out.redisCpuPerPublish!.toFixed(1)} µs and ${out.scriptsPerPublish!.toFixed(2)} scripts per publish` : '') +
         (snap.firstError ? ` (${snap.firstError})` : ''),
     );
     return out;

@@ -5,8 +5,11 @@
 import type { HistogramData } from './histogram.js';
 
 /** The servers under test. */
-export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit';
+export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis';
+/** The targets `compare` runs by default. */
 export const TARGET_NAMES: readonly TargetName[] = ['bayeux', 'faye', 'cometd', 'limit'];
+/** Every target `--targets` accepts: also bayeux-server on the Redis engine (see `npm run bench -- redis`). */
+export const ALL_TARGET_NAMES: readonly TargetName[] = [...TARGET_NAMES, 'bayeux-redis'];
 
 /** Settings a target process starts with (argv[2], JSON). */
 export interface TargetConfig {
@@ -15,6 +18,10 @@ export interface TargetConfig {
   /** How long a session lives without a connect, ms (Faye has no such option: 2 × timeout). */
   maxInterval: number;
   path: string;
+  /** bayeux-redis: the Redis to use (the bench starts its own redis-server). */
+  redisUrl?: string;
+  /** bayeux-redis: bound on one Redis command, ms (the engine's `commandTimeoutMs`; unset: its default). */
+  redisCommandTimeout?: number;
 }
 
 /** What a target reports about itself. */
@@ -52,6 +59,8 @@ export interface PublishResult {
 export interface WorkerConfig {
   host: string;
   port: number;
+  /** Several target processes: each new connection goes to the next port, round-robin (`port` is then unused). */
+  ports?: number[];
   path: string;
   /** Loopback source addresses, used round-robin per connection. */
   addrs: string[];
