@@ -138,8 +138,7 @@ export class BenchRedis {
       let name = cmd;
       if (cmd === 'evalsha') name = names.get((args[1] ?? '').toLowerCase()) ?? `evalsha ${String(args[1]).slice(0, 8)}`;
       else if (cmd === 'eval') name = names.get(sha1(args[1] ?? '')) ?? names.get(sha1(unquote(args[1] ?? ''))) ?? 'eval';
-      // The take that rides on the reply to a client's own request (last argument '1'), apart from a held connect's.
-      if (name === 'bxTake' && args[args.length - 1] === '1') name = 'bxTake (piggyback)';
+      if (name === 'bxMany') name = bxManyName(args);
       if (name === 'info' || name === 'monitor') return;
       current = name;
       counts.roundTrips[name] = (counts.roundTrips[name] ?? 0) + 1;
@@ -236,4 +235,15 @@ async function scriptNames(): Promise<Map<string, string>> {
     if (typeof lua === 'string') out.set(sha1(lua), name);
   }
   return out;
+}
+
+/**
+ * A `bxMany` call by what it carries: several merged operations, or the one take (the
+ * piggyback take rides on the reply to a client's own request) or hold end it holds.
+ * Arguments: evalsha, sha, numkeys, key, T, P, F, me, then op, id, a, b per operation.
+ */
+function bxManyName(args: string[]): string {
+  if (args.length - 8 > 4) return 'bxMany (merged)';
+  if (args[8] === 'e') return 'bxMany (end)';
+  return args[10] === '1' ? 'bxMany (take, piggyback)' : 'bxMany (take)';
 }

@@ -292,10 +292,11 @@ export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.s
     }
   }
   let rts: RoundTrips[] = [];
-  let rtDate = started.toISOString();
+  let rtDate = '';
   let rtCpu: CpuSplit | null = null;
   if (wanted.includes('roundtrips')) {
     log('== Redis round trips per publish');
+    rtDate = new Date().toISOString();
     const cpu = MachineCpu.start();
     for (const s of c.rtSizes) {
       try {

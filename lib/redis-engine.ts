@@ -12,6 +12,9 @@
  *   per publish: 1 on a single Redis, 2 on a Cluster, whatever the number of subscribers.
  * - The process holding a session's connect is recorded in the session; a publish wakes
  *   only the processes that hold a subscriber, once each per bucket, on their own channel.
+ * - Takes of mail and ends of holds asked for in one tick go out merged, one script call
+ *   per bucket (lib/redis/op-batch.ts): a publish waking thousands of held connects costs a
+ *   few round trips, not two per session.
  * - Expiry is swept once for the cluster, by whichever process takes the sweep lock.
  * - Cluster events (sessions added and removed, subscriptions), when turned on, go to every
  *   process over one pub/sub channel, published by the scripts that change the state.
@@ -35,6 +38,7 @@ import {
   type SessionRemovedReason,
   type SubscribeResult,
 } from './engine.js';
+import { OpBatch, type BatchOp } from './redis/op-batch.js';
 import { createConnection, validateOptions, type RedisEngineOptions } from './redis/options.js';
 import { SCRIPTS, type ScriptName } from './redis/scripts.js';
 
@@ -94,6 +98,8 @@ export class RedisEngine implements Engine {
   /** Index entries reported stale since the last sweep tick (not sent again until then). */
   private readonly staleSent = new Set<string>();
   private subscribedOnce = false;
+  /** Takes and ends waiting to be sent, merged, at the end of the tick. */
+  private readonly ops = new OpBatch<Reply>((b, ops) => this.sendMerged(b, ops), 256);
 
   constructor(options: RedisEngineOptions = {}) {
     validateOptions(options);
@@ -278,6 +284,8 @@ export class RedisEngine implements Engine {
   /** Runs a command, turning connection failures into {@link EngineUnavailableError}. */
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
+    // Merged takes and ends asked for earlier go first, so this command cannot overtake them.
+    this.ops.flush();
     try {
       return await fn();
     } catch (err) {
@@ -365,15 +373,34 @@ export class RedisEngine implements Engine {
 
   async endConnect(clientId: string, expiresInMs: number, take: boolean): Promise<Mail | null> {
     this.heldHere.delete(clientId);
-    const r = await this.session('bxEnd', clientId, this.processId, Date.now() + expiresInMs, take ? '1' : '0');
+    const r = await this.merged('e', clientId, String(Date.now() + expiresInMs), take ? '1' : '0');
     return r === null ? null : mail(r as Reply[], 1);
   }
 
   async takeQueued(clientId: string, piggyback = false): Promise<Mail | null> {
-    const r = await this.session('bxTake', clientId, piggyback ? '1' : '0');
+    const r = await this.merged('t', clientId, piggyback ? '1' : '0', '');
     if (r === null) return null;
     const m = mail(r as Reply[], 1);
     return m.length === 0 ? null : m;
+  }
+
+  /** Queues a take or an end for the merged call of its bucket (see lib/redis/op-batch.ts). */
+  private merged(kind: 't' | 'e', clientId: string, a: string, b: string): Promise<Reply> {
+    return new Promise((resolve, reject) => this.ops.add(this.bucketOf(clientId), { kind, clientId, a, b, resolve, reject }));
+  }
+
+  private sendMerged(b: number, ops: BatchOp<Reply>[]): void {
+    const args: string[] = [this.processId];
+    for (const op of ops) args.push(op.kind, op.clientId, op.a, op.b);
+    this.bucket('bxMany', b, ...args).then(
+      (r) => {
+        const replies = r as Reply[];
+        for (let i = 0; i < ops.length; i++) ops[i]!.resolve(replies[i] ?? null);
+      },
+      (err: unknown) => {
+        for (const op of ops) op.reject(err);
+      },
+    );
   }
 
   async enableAcknowledgement(clientId: string): Promise<boolean> {

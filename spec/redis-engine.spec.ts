@@ -142,6 +142,64 @@ describe('redis engine', function () {
       expect(await c.engine.takeQueued('m2')).to.deep.equal(['"p300"']);
     });
 
+    /** Runs `fn` and returns the commands `n`'s command connection sent meanwhile, as Redis saw them (MONITOR). */
+    async function commandsDuring(n: Node, fn: () => Promise<void>): Promise<string[][]> {
+      const id = (await (n.engine.client as Redis).client('ID')) as number;
+      const addr = ((await admin.client('LIST', 'ID', String(id))) as string).match(/ addr=(\S+)/)![1]!;
+      const monitorBase = server.client();
+      const monitor = await monitorBase.monitor();
+      monitorBase.disconnect();
+      const sent: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source === addr) sent.push(args);
+      });
+      try {
+        await n.engine.client.ping('mark-start');
+        await waitUntil(() => sent.some((c) => c[1] === 'mark-start'), 'MONITOR to see the start mark');
+        sent.length = 0;
+        await fn();
+        await n.engine.client.ping('mark-end');
+        await waitUntil(() => sent.some((c) => c[1] === 'mark-end'), 'MONITOR to see the end mark');
+      } finally {
+        monitor.disconnect();
+      }
+      return sent.filter((c) => c[0]!.toLowerCase() !== 'ping');
+    }
+
+    it('merges the takes and hold ends asked for in one tick into one call per bucket, run in the order asked', async function () {
+      const prefix = nextPrefix();
+      const a = await node(prefix);
+      const ids = Array.from({ length: 300 }, (_, k) => `q${k}`);
+      for (const id of ids) {
+        await hold(a, id);
+        await a.engine.deliver(id, JSON.stringify(id));
+      }
+      let taken: (string[] | null)[] = [];
+      const takes = await commandsDuring(a, async () => {
+        taken = await Promise.all(ids.map((id) => a.engine.takeQueued(id)));
+      });
+      expect(taken).to.deep.equal(ids.map((id) => [JSON.stringify(id)]));
+      // 300 takes: a full call of 256 as soon as it fills, the other 44 at the end of the tick.
+      expect(takes.map((c) => c[0]!.toLowerCase())).to.deep.equal(['evalsha', 'evalsha']);
+      expect(takes.map((c) => (c.length - 8) / 4)).to.deep.equal([256, 44]);
+
+      let ended: (string[] | null)[] = [];
+      const ends = await commandsDuring(a, async () => {
+        ended = await Promise.all(ids.slice(0, 10).map((id) => a.engine.endConnect(id, 60_000, true)));
+      });
+      expect(ended, 'ends with nothing left to take').to.deep.equal(ids.slice(0, 10).map(() => []));
+      expect(ends, 'ten ends in one call').to.have.length(1);
+      expect(await a.engine.beginConnect('q0', true)).to.include({ held: true });
+
+      // A command asked for after a take is sent after it: the take still finds the mail.
+      await a.engine.deliver('q1', '"last"');
+      const take = a.engine.takeQueued('q1');
+      const destroyed = a.engine.destroySession('q1', 'disconnect');
+      expect(await take).to.deep.equal(['"last"']);
+      expect(await destroyed).to.equal(true);
+      expect(await a.engine.takeQueued('q1'), 'an unknown session').to.equal(null);
+    });
+
     it('a session held by one process is woken there when another process delivers to it', async function () {
       const prefix = nextPrefix();
       const [a, b] = [await node(prefix), await node(prefix)];

@@ -210,36 +210,43 @@ return res
 `),
   ],
   /**
-   * ARGV: T, P, F, id, me, deadline, take ('1'/'0'). nil when unknown, else {batch (0: none), payloads...}.
-   * The hold mark and the expiry are left alone when another process holds the session now.
+   * Takes and ends of holds, merged (lib/redis/op-batch.ts). KEYS[1]: T:exp. ARGV: T, P, F,
+   * me (this process's id), then per operation four values, run in order:
+   *   't', id, piggyback ('1'/'0'), ''      take the queued mail: nil when unknown or nothing
+   *                                         queued (or piggyback with acknowledged delivery)
+   *   'e', id, deadline, take ('1'/'0')     end a held connect: nil when unknown. The hold mark
+   *                                         and the expiry are left alone when another process
+   *                                         holds the session now; with take, the mail too
+   * → one reply per operation; a reply with mail is {batch (0: none), payloads...}.
    */
-  bxEnd: [
+  bxMany: [
     1,
     bucket(`
-local s = KEYS[1]
-local id = ARGV[4]
-if redis.call('EXISTS', s) == 0 then return false end
-local h = redis.call('HGET', s, 'h')
-if not h or h == '' or h == ARGV[5] then
-  redis.call('HSET', s, 'h', '')
-  redis.call('ZADD', T .. ':exp', ARGV[6], id)
+local me = ARGV[4]
+local res = {}
+local n = 0
+for i = 5, #ARGV, 4 do
+  n = n + 1
+  local id, a = ARGV[i + 1], ARGV[i + 2]
+  local s = sk('s', id)
+  local r = false
+  if ARGV[i] == 't' then
+    if a ~= '1' or redis.call('HGET', s, 'a') ~= '1' then
+      local out = {0}
+      if take(id, out, 1) then r = out end
+    end
+  elseif redis.call('EXISTS', s) == 1 then
+    local h = redis.call('HGET', s, 'h')
+    if not h or h == '' or h == me then
+      redis.call('HSET', s, 'h', '')
+      redis.call('ZADD', KEYS[1], a, id)
+    end
+    r = {0}
+    if ARGV[i + 3] == '1' then take(id, r, 1) end
+  end
+  res[n] = r
 end
-local res = {0}
-if ARGV[7] == '1' then take(id, res, 1) end
 return res
-`),
-  ],
-  /**
-   * ARGV: T, P, F, id, piggyback ('1'/'0'). nil when unknown or nothing queued (or piggyback
-   * with acknowledged delivery), else {batch (0: none), payloads...}.
-   */
-  bxTake: [
-    1,
-    bucket(`
-if ARGV[5] == '1' and redis.call('HGET', KEYS[1], 'a') == '1' then return false end
-local res = {0}
-if take(ARGV[4], res, 1) then return res end
-return false
 `),
   ],
   /** ARGV: T, P, F, id → 1, or 0 when unknown. Turns on acknowledged delivery. */
