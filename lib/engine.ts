@@ -109,6 +109,14 @@ export interface Engine {
    */
   takeQueued(clientId: string, piggyback?: boolean): Awaitable<Mail | null>;
   /**
+   * Optional, for engines where each call is a round trip: takes the mail for a held
+   * connect that is about to be answered with it and, when there was any, ends the hold in
+   * the same step, as `endConnect(clientId, expiresInMs, false)` would. Nothing queued:
+   * null, and the hold goes on untouched. Without it the core calls `takeQueued` and then
+   * `endConnect`.
+   */
+  takeAndEnd?(clientId: string, expiresInMs: number): Awaitable<Mail | null>;
+  /**
    * Puts messages back at the front of the queue (their connection closed before the
    * write). A session with acknowledged delivery still holds them unacknowledged: no-op.
    */

@@ -132,8 +132,11 @@ export class HeldConnects {
       return;
     }
     if (h.taking) return; // the take under way will see this mail too
-    const taken = this.config.engine.takeQueued(clientId, false);
-    if (!isPromise(taken)) return this.deliverTaken(h, taken);
+    // A tunnel keeps holding after a delivery, so its hold must not end with the take.
+    const engine = this.config.engine;
+    const ends = !h.persistent && engine.takeAndEnd !== undefined;
+    const taken = ends ? engine.takeAndEnd!(clientId, this.config.expiresInMs()) : engine.takeQueued(clientId, false);
+    if (!isPromise(taken)) return this.deliverTaken(h, taken, ends);
     // While the take is under way, the timeout must not answer with a take of its own: the
     // two could split the queue and this take's mail would go back behind newer mail.
     h.taking = true;
@@ -141,7 +144,7 @@ export class HeldConnects {
       (m) => {
         h.taking = false;
         h.settling = null;
-        this.deliverTaken(h, m);
+        this.deliverTaken(h, m, ends);
         if (h.expired && this.holds.get(h.clientId) === h) this.release(h, null);
       },
       (err: unknown) => {
@@ -159,7 +162,8 @@ export class HeldConnects {
     else this.release(h, null);
   }
 
-  private deliverTaken(h: HeldConnect, messages: string[] | null): void {
+  /** `ended`: the take ended the hold in the engine too (see `Engine.takeAndEnd`). */
+  private deliverTaken(h: HeldConnect, messages: string[] | null, ended: boolean): void {
     if (messages === null || messages.length === 0) return;
     if (h.persistent) {
       h.exchange.send(messages);
@@ -171,21 +175,22 @@ export class HeldConnects {
       if (this.holds.get(h.clientId) === h) this.dropped(h);
       return;
     }
-    this.release(h, messages);
+    this.release(h, messages, undefined, undefined, ended);
   }
 
   /**
    * Answers a held connect now with `messages` (taken already) or, when null, with
    * whatever is queued. `advice` overrides the connect reply's advice (e.g. `none` on
    * disconnect). `before` goes ahead of everything (e.g. a `/meta/disconnect` message).
+   * `ended`: the engine has ended the hold already (it took `messages` with `takeAndEnd`).
    */
-  release(h: HeldConnect, messages: string[] | null, advice?: string, before?: string): void {
+  release(h: HeldConnect, messages: string[] | null, advice?: string, before?: string, ended = false): void {
     this.forget(h);
     if (h.persistent) return;
     const engine = this.config.engine;
     if (!h.exchange.open) {
       if (messages) this.settle(engine.requeue(h.clientId, messages));
-      this.settle(engine.endConnect(h.clientId, this.config.expiresInMs(), false));
+      if (!ended) this.settle(engine.endConnect(h.clientId, this.config.expiresInMs(), false));
       return;
     }
     if (messages === null) {
@@ -203,7 +208,7 @@ export class HeldConnects {
       } else this.write(h, taken ?? [], advice, before);
       return;
     }
-    this.settle(engine.endConnect(h.clientId, this.config.expiresInMs(), false));
+    if (!ended) this.settle(engine.endConnect(h.clientId, this.config.expiresInMs(), false));
     this.write(h, messages, advice, before);
   }
 

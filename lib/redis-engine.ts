@@ -384,8 +384,15 @@ export class RedisEngine implements Engine {
     return m.length === 0 ? null : m;
   }
 
+  async takeAndEnd(clientId: string, expiresInMs: number): Promise<Mail | null> {
+    const r = await this.merged('x', clientId, String(Date.now() + expiresInMs), '');
+    if (r === null) return null;
+    this.heldHere.delete(clientId);
+    return mail(r as Reply[], 1);
+  }
+
   /** Queues a take or an end for the merged call of its bucket (see lib/redis/op-batch.ts). */
-  private merged(kind: 't' | 'e', clientId: string, a: string, b: string): Promise<Reply> {
+  private merged(kind: BatchOp<Reply>['kind'], clientId: string, a: string, b: string): Promise<Reply> {
     return new Promise((resolve, reject) => this.ops.add(this.bucketOf(clientId), { kind, clientId, a, b, resolve, reject }));
   }
 

@@ -200,6 +200,28 @@ describe('redis engine', function () {
       expect(await a.engine.takeQueued('q1'), 'an unknown session').to.equal(null);
     });
 
+    it('takeAndEnd takes the mail of a held connect and ends the hold in one call; with nothing queued the hold goes on', async function () {
+      const a = await node(nextPrefix());
+      await hold(a, 'x1');
+      expect(await a.engine.takeAndEnd('x1', 60_000), 'nothing queued').to.equal(null);
+      expect(await admin.hget(a.engine.sessionKey('x1'), 'h'), 'still held by the process').to.equal(a.engine.processId);
+      await a.engine.deliver('x1', '"m1"');
+      await a.engine.barrier();
+      expect(a.wakes).to.deep.equal(['x1']);
+      const sent = await commandsDuring(a, async () => {
+        expect(await a.engine.takeAndEnd('x1', 60_000)).to.deep.equal(['"m1"']);
+      });
+      expect(sent, 'one round trip').to.have.length(1);
+      expect(await admin.hget(a.engine.sessionKey('x1'), 'h'), 'the hold ended').to.equal('');
+      // Ended: the next delivery wakes nobody and waits for the next connect.
+      a.wakes.length = 0;
+      await a.engine.deliver('x1', '"m2"');
+      await a.engine.barrier();
+      expect(a.wakes).to.deep.equal([]);
+      expect(await a.engine.beginConnect('x1', true)).to.deep.include({ messages: ['"m2"'] });
+      expect(await a.engine.takeAndEnd('nobody', 60_000), 'an unknown session').to.equal(null);
+    });
+
     it('a session held by one process is woken there when another process delivers to it', async function () {
       const prefix = nextPrefix();
       const [a, b] = [await node(prefix), await node(prefix)];

@@ -14,10 +14,10 @@
 
 /** One operation of a merged call, and who waits for its reply. */
 export interface BatchOp<R> {
-  /** `t` take queued mail, `e` end a held connect. */
-  kind: 't' | 'e';
+  /** `t` take queued mail, `e` end a held connect, `x` take and, if there was mail, end. */
+  kind: 't' | 'e' | 'x';
   clientId: string;
-  /** take: piggyback ('1'/'0'); end: the session's new deadline (epoch ms). */
+  /** take: piggyback ('1'/'0'); end, take-and-end: the session's new deadline (epoch ms). */
   a: string;
   /** end: take the mail too ('1'/'0'); take: unused. */
   b: string;

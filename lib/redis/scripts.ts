@@ -217,30 +217,41 @@ return res
    *   'e', id, deadline, take ('1'/'0')     end a held connect: nil when unknown. The hold mark
    *                                         and the expiry are left alone when another process
    *                                         holds the session now; with take, the mail too
+   *   'x', id, deadline, ''                 take the mail for a held connect and, if there was
+   *                                         any, end the hold as 'e' does: nil when none
    * → one reply per operation; a reply with mail is {batch (0: none), payloads...}.
    */
   bxMany: [
     1,
     bucket(`
 local me = ARGV[4]
+local function unhold(s, id, deadline)
+  local h = redis.call('HGET', s, 'h')
+  if not h or h == '' or h == me then
+    redis.call('HSET', s, 'h', '')
+    redis.call('ZADD', KEYS[1], deadline, id)
+  end
+end
 local res = {}
 local n = 0
 for i = 5, #ARGV, 4 do
   n = n + 1
-  local id, a = ARGV[i + 1], ARGV[i + 2]
+  local op, id, a = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local s = sk('s', id)
   local r = false
-  if ARGV[i] == 't' then
+  if op == 't' then
     if a ~= '1' or redis.call('HGET', s, 'a') ~= '1' then
       local out = {0}
       if take(id, out, 1) then r = out end
     end
-  elseif redis.call('EXISTS', s) == 1 then
-    local h = redis.call('HGET', s, 'h')
-    if not h or h == '' or h == me then
-      redis.call('HSET', s, 'h', '')
-      redis.call('ZADD', KEYS[1], a, id)
+  elseif op == 'x' then
+    local out = {0}
+    if take(id, out, 1) then
+      unhold(s, id, a)
+      r = out
     end
+  elseif redis.call('EXISTS', s) == 1 then
+    unhold(s, id, a)
     r = {0}
     if ARGV[i + 3] == '1' then take(id, r, 1) end
   end
