@@ -238,13 +238,14 @@ async function scriptNames(): Promise<Map<string, string>> {
 }
 
 /**
- * A `bxMany` call by what it carries: several merged operations, or the one take (the
- * piggyback take rides on the reply to a client's own request), hold end, or take and end
- * (a woken hold's) it holds.
+ * A `bxMany` call by what it carries: several merged operations, or the one connect begin,
+ * take (the piggyback take rides on the reply to a client's own request), hold end, or take
+ * and end (a woken hold's) it holds.
  * Arguments: evalsha, sha, numkeys, key, T, P, F, me, then op, id, a, b per operation.
  */
 function bxManyName(args: string[]): string {
   if (args.length - 8 > 4) return 'bxMany (merged)';
+  if (args[8] === 'b') return 'bxMany (begin)';
   if (args[8] === 'e') return 'bxMany (end)';
   if (args[8] === 'x') return 'bxMany (take and end)';
   return args[10] === '1' ? 'bxMany (take, piggyback)' : 'bxMany (take)';

@@ -12,9 +12,9 @@
  *   per publish: 1 on a single Redis, 2 on a Cluster, whatever the number of subscribers.
  * - The process holding a session's connect is recorded in the session; a publish wakes
  *   only the processes that hold a subscriber, once each per bucket, on their own channel.
- * - Takes of mail and ends of holds asked for in one tick go out merged, one script call
- *   per bucket (lib/redis/op-batch.ts): a publish waking thousands of held connects costs a
- *   few round trips, not two per session.
+ * - The connect cycle's calls (begin a connect, take mail, end a hold) asked for in one
+ *   tick go out merged, one script call per bucket (lib/redis/op-batch.ts): a publish
+ *   waking thousands of held connects costs a few round trips, not two per session.
  * - Expiry is swept once for the cluster, by whichever process takes the sweep lock.
  * - Cluster events (sessions added and removed, subscriptions), when turned on, go to every
  *   process over one pub/sub channel, published by the scripts that change the state.
@@ -348,7 +348,7 @@ export class RedisEngine implements Engine {
     if (hold) this.connecting.set(clientId, (this.connecting.get(clientId) ?? 0) + 1);
     let r: Reply;
     try {
-      r = await this.session('bxBegin', clientId, this.processId, hold ? '1' : '0', Date.now() + this.leaseMs);
+      r = await this.merged('b', clientId, hold ? '1' : '0', String(Date.now() + this.leaseMs));
     } finally {
       if (hold) {
         const n = this.connecting.get(clientId)! - 1;

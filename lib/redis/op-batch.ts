@@ -1,11 +1,12 @@
 /**
- * Takes of queued mail and ends of held connects, issued in one tick, merged into one
- * script call per bucket.
+ * The connect cycle's engine calls (begin a connect, take mail, end a hold), issued in one
+ * tick, merged into one script call per bucket.
  *
  * A publish to many sessions held by one process wakes them all in one turn; each then
- * takes its mail and ends its hold. One round trip each would put tens of thousands of
- * commands in flight at once (enough to run past the command timeout with 100,000
- * sessions); merged, they are a few calls of up to `max` operations.
+ * takes its mail and ends its hold, and soon after its client connects again. One round
+ * trip each would put tens of thousands of commands in flight at once (enough to run past
+ * the command timeout with 100,000 sessions); merged, they are a few calls of up to `max`
+ * operations. Under steady load, the connects read in one event-loop turn share a call.
  *
  * Order is kept: operations run in Redis in the order they were asked for, and the engine
  * flushes the pending ones before it sends any other command, so nothing sent later can
@@ -14,12 +15,12 @@
 
 /** One operation of a merged call, and who waits for its reply. */
 export interface BatchOp<R> {
-  /** `t` take queued mail, `e` end a held connect, `x` take and, if there was mail, end. */
-  kind: 't' | 'e' | 'x';
+  /** `b` begin a connect, `t` take queued mail, `e` end a held connect, `x` take and, if there was mail, end. */
+  kind: 'b' | 't' | 'e' | 'x';
   clientId: string;
-  /** take: piggyback ('1'/'0'); end, take-and-end: the session's new deadline (epoch ms). */
+  /** begin: hold ('1'/'0'); take: piggyback ('1'/'0'); end, take-and-end: the session's new deadline (epoch ms). */
   a: string;
-  /** end: take the mail too ('1'/'0'); take: unused. */
+  /** begin: the lease deadline (epoch ms); end: take the mail too ('1'/'0'); otherwise unused. */
   b: string;
   resolve(reply: R): void;
   reject(err: unknown): void;

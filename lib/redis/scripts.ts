@@ -184,34 +184,13 @@ return emptied
 `),
   ],
   /**
-   * ARGV: T, P, F, id, me, hold ('1'/'0'), lease deadline. nil when unknown, else
-   * {first, held, batch (0: none), payloads...}.
-   */
-  bxBegin: [
-    1,
-    bucket(`
-local s = KEYS[1]
-local id = ARGV[4]
-if redis.call('EXISTS', s) == 0 then return false end
-local first = redis.call('HGET', s, 'c') ~= '1'
-redis.call('ZADD', T .. ':exp', ARGV[7], id)
-local res = {first and 1 or 0, 0, 0}
-if take(id, res, 3) or first then
-  redis.call('HSET', s, 'c', '1', 'h', '')
-  return res
-end
-if ARGV[6] == '1' then
-  redis.call('HSET', s, 'h', ARGV[5])
-  res[2] = 1
-else
-  redis.call('HSET', s, 'h', '')
-end
-return res
-`),
-  ],
-  /**
-   * Takes and ends of holds, merged (lib/redis/op-batch.ts). KEYS[1]: T:exp. ARGV: T, P, F,
-   * me (this process's id), then per operation four values, run in order:
+   * The connect cycle's calls, merged (lib/redis/op-batch.ts). KEYS[1]: T:exp. ARGV: T, P,
+   * F, me (this process's id), then per operation four values, run in order:
+   *   'b', id, hold ('1'/'0'), lease        begin a connect: nil when unknown, else {first,
+   *                                         held, batch (0: none), payloads...}. Cancels the
+   *                                         expiry (until the lease deadline); takes the mail,
+   *                                         or with hold and nothing to take (and not the first
+   *                                         connect) marks the session held by me
    *   't', id, piggyback ('1'/'0'), ''      take the queued mail: nil when unknown or nothing
    *                                         queued (or piggyback with acknowledged delivery)
    *   'e', id, deadline, take ('1'/'0')     end a held connect: nil when unknown. The hold mark
@@ -239,7 +218,21 @@ for i = 5, #ARGV, 4 do
   local op, id, a = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local s = sk('s', id)
   local r = false
-  if op == 't' then
+  if op == 'b' then
+    if redis.call('EXISTS', s) == 1 then
+      local first = redis.call('HGET', s, 'c') ~= '1'
+      redis.call('ZADD', KEYS[1], ARGV[i + 3], id)
+      r = {first and 1 or 0, 0, 0}
+      if take(id, r, 3) or first then
+        redis.call('HSET', s, 'c', '1', 'h', '')
+      elseif a == '1' then
+        redis.call('HSET', s, 'h', me)
+        r[2] = 1
+      else
+        redis.call('HSET', s, 'h', '')
+      end
+    end
+  elseif op == 't' then
     if a ~= '1' or redis.call('HGET', s, 'a') ~= '1' then
       local out = {0}
       if take(id, out, 1) then r = out end
