@@ -24,7 +24,8 @@ import type {
 } from './shared/protocol.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BUILD_DIR = path.join(ROOT, '.bench-out', 'build');
+/** Where the sources are transpiled for the child processes; `BENCH_BUILD_DIR` keeps two runs from sharing one. */
+const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR ?? path.join('.bench-out', 'build'));
 
 const live = new Set<ChildProcess>();
 let handlersInstalled = false;

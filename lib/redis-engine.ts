@@ -98,7 +98,7 @@ export class RedisEngine implements Engine {
   /** Index entries reported stale since the last sweep tick (not sent again until then). */
   private readonly staleSent = new Set<string>();
   private subscribedOnce = false;
-  /** Takes and ends waiting to be sent, merged, at the end of the tick. */
+  /** Connect-cycle calls (begin, take, end) waiting to go out merged at the end of the tick. */
   private readonly ops = new OpBatch<Reply>((b, ops) => this.sendMerged(b, ops), 256);
 
   constructor(options: RedisEngineOptions = {}) {
@@ -284,7 +284,7 @@ export class RedisEngine implements Engine {
   /** Runs a command, turning connection failures into {@link EngineUnavailableError}. */
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
-    // Merged takes and ends asked for earlier go first, so this command cannot overtake them.
+    // Merged calls asked for earlier go first, so this command cannot overtake them.
     this.ops.flush();
     try {
       return await fn();
@@ -391,7 +391,7 @@ export class RedisEngine implements Engine {
     return mail(r as Reply[], 1);
   }
 
-  /** Queues a take or an end for the merged call of its bucket (see lib/redis/op-batch.ts). */
+  /** Queues a connect-cycle call for the merged call of its bucket (see lib/redis/op-batch.ts). */
   private merged(kind: BatchOp<Reply>['kind'], clientId: string, a: string, b: string): Promise<Reply> {
     return new Promise((resolve, reject) => this.ops.add(this.bucketOf(clientId), { kind, clientId, a, b, resolve, reject }));
   }
