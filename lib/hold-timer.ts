@@ -3,13 +3,23 @@
  *
  * Holds that share a timeout end in the order they began, so each distinct timeout gets
  * an intrusive doubly-linked FIFO: adding and removing are O(1), nothing dead lingers, and
- * only the list heads are ever looked at. One `setTimeout` is armed for the earliest head,
- * at most once per {@link SLACK_MS}: with thousands of holds their deadlines are a fraction
- * of a millisecond apart, and a timer per deadline would cost more than the holds.
+ * only the list heads are ever looked at. One `setTimeout` is armed for the earliest head
+ * plus a slack: with thousands of holds their deadlines are a fraction of a millisecond
+ * apart, and a timer per deadline would cost more than the holds. The slack lets the
+ * expiries of the next few milliseconds ride along, so they are answered in one turn and
+ * the clients' next connects come back together; the bigger the batch, the less each
+ * round trip costs (the event loop's and the kernel's fixed costs per turn are shared).
  */
 
-/** How late past its deadline a hold may be answered, so that expiries are batched. */
-export const SLACK_MS = 10;
+/** How late past its deadline an entry may expire, as a fraction of its timeout, … */
+export const SLACK_FRACTION = 0.01;
+/** … and at most (a 30 s hold answered up to 50 ms late). */
+export const MAX_SLACK_MS = 50;
+
+/** The slack of entries with timeout `timeoutMs`. */
+export function slackFor(timeoutMs: number): number {
+  return Math.min(MAX_SLACK_MS, Math.floor(timeoutMs * SLACK_FRACTION));
+}
 
 /** Something that can be timed out; the link fields belong to the timer. */
 export interface Timed {
@@ -25,6 +35,7 @@ export interface Timed {
 export class TimedList {
   head: Timed | null = null;
   tail: Timed | null = null;
+  constructor(readonly slack = 0) {}
 }
 
 /** Calls `onExpire` for each entry whose deadline passes before it is removed. */
@@ -41,14 +52,14 @@ export class HoldTimer<T extends Timed> {
     if (entry.list) this.remove(entry);
     entry.deadline = Date.now() + timeoutMs;
     let list = this.lists.get(timeoutMs);
-    if (!list) this.lists.set(timeoutMs, (list = new TimedList()));
+    if (!list) this.lists.set(timeoutMs, (list = new TimedList(slackFor(timeoutMs))));
     entry.list = list;
     entry.prev = list.tail;
     entry.next = null;
     if (list.tail) list.tail.next = entry;
     else list.head = entry;
     list.tail = entry;
-    if (entry.deadline + SLACK_MS < this.armedFor) this.arm(entry.deadline);
+    if (entry.deadline + list.slack < this.armedFor) this.arm(entry.deadline + list.slack);
   }
 
   /** Removes an entry (released before its deadline); a no-op if it is not in a list. */
@@ -79,10 +90,9 @@ export class HoldTimer<T extends Timed> {
     this.lists.clear();
   }
 
-  private arm(at: number): void {
+  /** Arms the timer for `fireAt` (a deadline plus its slack: later deadlines ride along). */
+  private arm(fireAt: number): void {
     if (this.timer) clearTimeout(this.timer);
-    // Later deadlines within the slack ride along with this one.
-    const fireAt = at + SLACK_MS;
     this.armedFor = fireAt;
     this.timer = setTimeout(this.onTimer, Math.max(0, fireAt - Date.now()));
     this.timer.unref();
@@ -103,7 +113,7 @@ export class HoldTimer<T extends Timed> {
         e = n;
       }
       if (e) {
-        if (e.deadline < next) next = e.deadline;
+        if (e.deadline + list.slack < next) next = e.deadline + list.slack;
       } else {
         this.lists.delete(timeout);
       }

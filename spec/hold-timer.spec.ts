@@ -3,7 +3,7 @@
  * timeouts), removed entries never fire, re-adding moves an entry, clear stops everything.
  */
 import { expect } from 'chai';
-import { HoldTimer, type Timed, type TimedList } from '../lib/hold-timer.js';
+import { HoldTimer, slackFor, type Timed, type TimedList } from '../lib/hold-timer.js';
 
 class Entry implements Timed {
   deadline = 0;
@@ -136,6 +136,19 @@ describe('hold timer', function () {
     r.timer.add(new Entry('after'), 50);
     await r.until(1);
     expect(r.names()).to.deep.equal(['after']);
+  });
+
+  it('waits for a slack of 1 % of the timeout (at most 50 ms), so that deadlines close together expire in one turn', async function () {
+    expect([slackFor(30_000), slackFor(5000), slackFor(1000), slackFor(60)]).to.deep.equal([50, 50, 10, 0]);
+    const r = make();
+    r.timer.add(new Entry('a'), 1000);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    r.timer.add(new Entry('b'), 1000);
+    await r.until(2);
+    const [a, b] = r.fired;
+    // a's deadline plus the 10 ms slack (whole milliseconds: 2 ms off at most), and b with it.
+    expect(a!.at, 'a waited for the slack').to.be.at.least(1008);
+    expect(b!.at - a!.at, 'b in the same turn').to.be.below(1);
   });
 
   it('many entries with many timeouts all fire, in timeout order, none before its deadline', async function () {
