@@ -76,7 +76,9 @@ export class MachineCpu {
     const o1 = ownTicks();
     if (!this.m0 || !m1 || this.o0 === null || o1 === null) return null;
     const machine = (m1.busy - this.m0.busy) / TICKS;
-    const own = (o1 - this.o0) / TICKS;
+    // The two counters are sampled by the kernel apart, so ours can come out a tick or two
+    // above the machine's over a short run: ours is then all of it.
+    const own = Math.min((o1 - this.o0) / TICKS, machine);
     return {
       seconds: (Date.now() - this.t0) / 1000,
       cores: os.cpus().length,

@@ -99,7 +99,7 @@ export class RedisEngine implements Engine {
   private readonly staleSent = new Set<string>();
   private subscribedOnce = false;
   /** Connect-cycle calls (begin, take, end) waiting to go out merged at the end of the tick. */
-  private readonly ops = new OpBatch<Reply>((b, ops) => this.sendMerged(b, ops), 256);
+  private readonly ops = new OpBatch<Reply>((b, ops) => this.sendMerged(b, ops), 256, 16);
 
   constructor(options: RedisEngineOptions = {}) {
     validateOptions(options);
@@ -283,9 +283,15 @@ export class RedisEngine implements Engine {
 
   /** Runs a command, turning connection failures into {@link EngineUnavailableError}. */
   private async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
     // Merged calls asked for earlier go first, so this command cannot overtake them.
     this.ops.flush();
+    if (this.ops.backlogged) await this.ops.sent();
+    return this.exec(fn);
+  }
+
+  /** Sends a command now (see {@link run}). */
+  private async exec<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
     try {
       return await fn();
     } catch (err) {
@@ -396,10 +402,12 @@ export class RedisEngine implements Engine {
     return new Promise((resolve, reject) => this.ops.add(this.bucketOf(clientId), { kind, clientId, a, b, resolve, reject }));
   }
 
-  private sendMerged(b: number, ops: BatchOp<Reply>[]): void {
-    const args: string[] = [this.processId];
+  private sendMerged(b: number, ops: BatchOp<Reply>[]): Promise<void> {
+    const tag = this.tags[b]!;
+    const args: string[] = [`${tag}:exp`, tag, this.prefix, this.flags, this.processId];
     for (const op of ops) args.push(op.kind, op.clientId, op.a, op.b);
-    this.bucket('bxMany', b, ...args).then(
+    // Sent at once, not through run(): the batcher keeps the order itself.
+    return this.exec(() => (this.client as unknown as Record<ScriptName, ScriptCall>).bxMany(...args)).then(
       (r) => {
         const replies = r as Reply[];
         for (let i = 0; i < ops.length; i++) ops[i]!.resolve(replies[i] ?? null);

@@ -200,6 +200,22 @@ describe('redis engine', function () {
       expect(await a.engine.takeQueued('q1'), 'an unknown session').to.equal(null);
     });
 
+    it('a herd of takes beyond the calls it may have in flight waits in the process, in order; a later command still goes after it', async function () {
+      this.timeout(60_000);
+      const a = await node(nextPrefix());
+      // 16 calls of 256 may be in flight: 5,000 takes leave 4 calls waiting in the process.
+      const ids = Array.from({ length: 5000 }, (_, k) => `h${k}`);
+      await Promise.all(ids.map((id) => a.engine.createSession(id, 60_000)));
+      await Promise.all(ids.map((id) => a.engine.deliver(id, JSON.stringify(id))));
+      const takes = ids.map((id) => a.engine.takeQueued(id));
+      // Asked for after the herd: sent only once every take is on the connection.
+      const last = ids[ids.length - 1]!;
+      const destroyed = a.engine.destroySession(last, 'disconnect');
+      expect(await Promise.all(takes)).to.deep.equal(ids.map((id) => [JSON.stringify(id)]));
+      expect(await destroyed).to.equal(true);
+      expect(await a.engine.hasSession(last)).to.equal(false);
+    });
+
     it('takeAndEnd takes the mail of a held connect and ends the hold in one call; with nothing queued the hold goes on', async function () {
       const a = await node(nextPrefix());
       await hold(a, 'x1');
