@@ -16,7 +16,6 @@ const TICKS = 100;
 
 interface MachineTicks {
   busy: number;
-  total: number;
 }
 
 function machineTicks(): MachineTicks | null {
@@ -24,9 +23,8 @@ function machineTicks(): MachineTicks | null {
     const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
     // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
     const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
-    const busy = user + nice + system + irq + softirq + steal;
-    return { busy, total: busy + idle + iowait };
+    const [user, nice, system, , , irq, softirq, steal] = f as number[];
+    return { busy: user! + nice! + system! + irq! + softirq! + steal! };
   } catch {
     return null;
   }
@@ -91,18 +89,19 @@ export class MachineCpu {
   }
 }
 
-/** Busy CPU of the whole machine since `since` (core-seconds); for a window whose own CPU is measured apart. */
-export function machineBusySince(since: MachineTicksMark): number {
-  const m = machineTicks();
-  return m && since.ticks ? (m.busy - since.ticks.busy) / TICKS : NaN;
-}
-
+/** The machine's busy CPU counter now, for a window whose own CPU is measured apart. */
 export interface MachineTicksMark {
   ticks: MachineTicks | null;
 }
 
 export function machineMark(): MachineTicksMark {
   return { ticks: machineTicks() };
+}
+
+/** Busy CPU of the whole machine since `since`, in core-seconds (NaN without /proc). */
+export function machineBusySince(since: MachineTicksMark): number {
+  const m = machineTicks();
+  return m && since.ticks ? (m.busy - since.ticks.busy) / TICKS : NaN;
 }
 
 const pct = (coreSeconds: number, s: CpuSplit): string => `${((coreSeconds / s.seconds) * 100).toFixed(0)} %`;
