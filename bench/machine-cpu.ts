@@ -112,6 +112,8 @@ const pct = (coreSeconds: number, s: CpuSplit): string => `${((coreSeconds / s.s
  */
 export function cpuNote(s: CpuSplit | null | undefined): string {
   if (!s) return 'Machine load: not measured (no /proc).';
+  // Saved runs may carry an own figure a tick above the machine's (see finish()).
+  s = { ...s, own: Math.min(s.own, s.machine) };
   const share = s.machine > 0 ? s.other / s.machine : 0;
   const verdict =
     share < 0.05
