@@ -53,11 +53,6 @@ const TARGET_LABEL: Record<TargetName, string> = {
   'bayeux-redis': 'bayeux-server, Redis engine',
 };
 
-/** How a target is named in tables. */
-export function targetLabel(t: TargetName): string {
-  return TARGET_LABEL[t];
-}
-
 export interface Table {
   head: string[];
   rows: string[][];

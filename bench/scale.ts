@@ -86,7 +86,6 @@ export interface ScaleResult {
   firstError: string | null;
   timeout: number;
   commandTimeout: number;
-  notes: string[];
 }
 
 function fdCount(pid: number | undefined): number {
@@ -128,7 +127,6 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
   const deadline = started + cfg.scaleDeadline;
   const n = cfg.scaleSessions;
   const p = cfg.scaleProcs;
-  const notes: string[] = [];
   log(`scale: ${n} sessions over ${p} bayeux-server processes on one Redis, ${cfg.scaleWorkers} generator processes, ${cfg.scaleAddrs} source addresses`);
   const perProc = Math.ceil(n / p);
   const perWorker = Math.ceil(n / cfg.scaleWorkers);
@@ -297,7 +295,6 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
       firstError: end.firstError,
       timeout: cfg.scaleTimeout,
       commandTimeout: cfg.redisCommandTimeout || 2000,
-      notes,
     };
     log(
       `    publish: reached ${reached} of ${spawned.established} in ${(result.reachAllMs / 1000).toFixed(2)} s (p50 ${result.latencyP50.toFixed(0)} ms, p99 ${result.latencyP99.toFixed(0)} ms), lost ${result.lost}; ` +
@@ -385,8 +382,6 @@ export function writeScaleDoc(r: ScaleResult, cfg: BenchConfig, file: string): v
     '',
     ...(r.firstError ? [`First client error: \`${r.firstError.slice(0, 200)}\``, ''] : []),
     cpuNote(r.machineCpu),
-    '',
-    ...r.notes.map((n) => `- ${n}`),
   ].join('\n');
   writeBetweenMarkers(file, block, 'scale100k');
 }
