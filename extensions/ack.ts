@@ -16,7 +16,7 @@
  * replies are numbered), and mail queued during the handshake or while a connection
  * drops simply waits in the queue for the next numbered batch.
  */
-import type { Extension } from '../lib/index.js';
+import type { Extension } from '../lib/server-session.js';
 
 /** Creates the ack extension: `server.addExtension(ackExtension())`. */
 export function ackExtension(): Extension {
@@ -30,8 +30,9 @@ export function ackExtension(): Extension {
     async outgoing(message, context) {
       if (message.successful !== true) return;
       if (message.channel === '/meta/handshake') {
-        if (context.inReplyTo?.ext?.ack !== true || typeof message.clientId !== 'string') return;
-        const enabled = await context.server.session(message.clientId).enableAcknowledgement();
+        // The context's session is the one this handshake created.
+        if (context.inReplyTo?.ext?.ack !== true || context.session === null) return;
+        const enabled = await context.session.enableAcknowledgement();
         message.ext = { ...(message.ext ?? {}), ack: enabled };
       } else if (message.channel === '/meta/connect' && context.batch !== undefined) {
         message.ext = { ...(message.ext ?? {}), ack: context.batch };

@@ -7,7 +7,8 @@
  * hold) and `a` the accuracy of the client's estimate, `tc + o + l - ts`. From `tc`, `ts`
  * and `p` the client computes lag and offset. Written against the public extension API.
  */
-import type { Extension, Message, OutgoingMessage } from '../lib/index.js';
+import type { Message } from '../lib/message.js';
+import type { Extension, OutgoingMessage } from '../lib/server-session.js';
 
 interface ClientTimesync {
   tc: number;

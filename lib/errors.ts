@@ -66,6 +66,13 @@ export const Errors = {
   fieldInvalid: (what: string) => make(405, '', what),
   /** 413: one message larger than `maxMessageBytes`. */
   messageTooLarge: (limit: number) => make(413, String(limit), 'message_too_large'),
+  /**
+   * An error given as its wire string (an extension that set `message.error`, a refused
+   * reply seen by an in-process client); the code is read from it, `fallbackCode` if none.
+   */
+  fromString: (error: string, fallbackCode = 400): BayeuxError => ({ code: Number.parseInt(error, 10) || fallbackCode, error }),
+  /** 500: an in-process request got no reply at all. */
+  noReply: () => make(500, '', 'no_reply'),
   /** 500: a server-side listener or engine call threw; the cause is logged, not sent. */
   internal: () => make(500, '', 'internal_error'),
   /** 503: the engine is unreachable; the client should retry later. */
@@ -74,6 +81,8 @@ export const Errors = {
 
 /** A thrown error that carries a Bayeux error, so a listener can refuse with a code. */
 export class BayeuxErrorException extends Error {
+  /** Stable code (see docs/errors.md); the Bayeux error itself is on `bayeux`. */
+  readonly code = 'ERR_BAYEUX_MESSAGE_REFUSED';
   constructor(readonly bayeux: BayeuxError) {
     super(bayeux.error);
     this.name = 'BayeuxErrorException';

@@ -34,8 +34,8 @@ export interface Exchange {
   send(parts: readonly string[]): void;
   /** Refuses the whole request (HTTP status chosen by the core, message for humans). */
   fail(status: 400 | 413 | 415 | 503, message: string): void;
-  /** Set by the core while the exchange carries a held connect; transports leave it alone. */
-  held: object | null;
+  /** @internal Set by the core while the exchange carries a held connect; transports leave it alone. */
+  held?: object | null;
   /**
    * The browser the request came from (the `BAYEUX_BROWSER` cookie), when the transport
    * knows it. Connects of one browser held at once are limited by `maxSessionsPerBrowser`.

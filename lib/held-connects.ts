@@ -9,7 +9,7 @@
  * connect.
  */
 import createDebug from 'debug';
-import { isPromise, type Engine } from './engine.js';
+import { isPromise, type Engine } from './engines/engine.js';
 import type { Exchange } from './exchange.js';
 import type { Message } from './message.js';
 import { HoldTimer, type Timed, type TimedList } from './hold-timer.js';

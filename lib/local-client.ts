@@ -6,11 +6,12 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import { channelMatches } from './channel-name.js';
-import { BayeuxErrorException, type BayeuxError } from './errors.js';
+import { codedError } from './coded-errors.js';
+import type { Core } from './core.js';
+import { BayeuxErrorException, Errors } from './errors.js';
 import type { Exchange, RequestContext } from './exchange.js';
 import { HeldConnect } from './held-connects.js';
 import type { Delivery, Reply } from './message.js';
-import type { BayeuxServer } from './server.js';
 
 /** Receives messages delivered to an in-process client. */
 export type LocalCallback = (message: Delivery) => void;
@@ -39,7 +40,7 @@ class ReplyCapture implements Exchange {
   }
   fail(_status: number, message: string): void {
     this.open = false;
-    this.reject(new Error(`bayeux-server: ${message}`));
+    this.reject(codedError('ERR_BAYEUX_REQUEST_FAILED', message));
   }
 }
 
@@ -70,7 +71,7 @@ export class LocalClient extends EventEmitter<LocalClientEvents> {
   private nextId = 0;
 
   private constructor(
-    private readonly server: BayeuxServer,
+    private readonly core: Core,
     /** The session id of this client. */
     readonly id: string,
   ) {
@@ -78,23 +79,23 @@ export class LocalClient extends EventEmitter<LocalClientEvents> {
   }
 
   /** @internal Handshakes and starts the never-ending connect. */
-  static async create(server: BayeuxServer): Promise<LocalClient> {
-    const hs = await request(server, {
+  static async create(core: Core): Promise<LocalClient> {
+    const hs = await request(core, {
       channel: '/meta/handshake',
       version: '1.0',
       supportedConnectionTypes: ['in-process'],
       id: '0',
     });
-    const client = new LocalClient(server, hs.clientId as string);
+    const client = new LocalClient(core, hs.clientId as string);
     await client.send({ channel: '/meta/connect', connectionType: 'in-process', advice: { timeout: 0 } });
     client.tunnel = new LocalTunnel(client);
     for (;;) {
-      const r = await server.engine.beginConnect(client.id, true);
-      if (r === null) throw new Error('bayeux-server: local session vanished');
+      const r = await core.engine.beginConnect(client.id, true);
+      if (r === null) throw codedError('ERR_BAYEUX_REQUEST_FAILED', 'the in-process session vanished while connecting');
       if (r.messages) for (const m of r.messages) client.dispatch(JSON.parse(m) as Delivery);
       if (r.held) break;
     }
-    server.connects.hold(new HeldConnect(client.id, undefined, client.tunnel, true), 0);
+    core.connects.hold(new HeldConnect(client.id, undefined, client.tunnel, true), 0);
     return client;
   }
 
@@ -145,23 +146,18 @@ export class LocalClient extends EventEmitter<LocalClientEvents> {
   }
 
   private send(message: Record<string, unknown>): Promise<Reply> {
-    return request(this.server, { ...message, clientId: this.id, id: String(++this.nextId) });
+    return request(this.core, { ...message, clientId: this.id, id: String(++this.nextId) });
   }
 }
 
 /** Sends one message through the pipeline; resolves with its (successful) reply. */
-async function request(server: BayeuxServer, message: Record<string, unknown>): Promise<Reply> {
+async function request(core: Core, message: Record<string, unknown>): Promise<Reply> {
   const capture = new ReplyCapture();
-  await server.process([message], capture);
+  await core.process([message], capture);
   const replies = await capture.done;
   // The reply is last: anything before it is mail taken by a connect.
   const reply = replies[replies.length - 1];
-  if (!reply) throw new BayeuxErrorException({ code: 500, error: '500::no_reply' });
-  if (!reply.successful) throw new BayeuxErrorException(toError(reply));
+  if (!reply) throw new BayeuxErrorException(Errors.noReply());
+  if (!reply.successful) throw new BayeuxErrorException(Errors.fromString(typeof reply.error === 'string' ? reply.error : '500::unknown', 500));
   return reply;
-}
-
-function toError(reply: Reply): BayeuxError {
-  const error = typeof reply.error === 'string' ? reply.error : '500::unknown';
-  return { code: Number.parseInt(error, 10) || 500, error };
 }

@@ -2,9 +2,10 @@
  * Server options, their defaults, and the one-time check done at construction.
  */
 import { z } from 'zod';
-import type { Engine } from './engine.js';
+import type { Engine } from './engines/engine.js';
 import type { Advice } from './message.js';
 import type { SecurityPolicy } from './security.js';
+import { codedTypeError } from './coded-errors.js';
 
 /** Options for {@link BayeuxServer}. Every limit has a safe default. */
 export interface BayeuxServerOptions {
@@ -84,7 +85,7 @@ export function resolveOptions(options: BayeuxServerOptions = {}): ResolvedOptio
   const r = schema.safeParse(options);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new TypeError(`bayeux-server: option ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `option ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   return r.data as ResolvedOptions;
 }

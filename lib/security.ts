@@ -9,16 +9,14 @@
  * `denied_by_not_granting`). Meta channels never reach this code.
  */
 import { expandChannel } from './channel-name.js';
-import type { Awaitable } from './engine.js';
+import type { Awaitable } from './engines/engine.js';
 import { Errors, type BayeuxError } from './errors.js';
 import type { RequestContext } from './exchange.js';
 import type { Message } from './message.js';
-import type { BayeuxServer } from './server.js';
 import type { ServerSession } from './server-session.js';
 
-/** What a policy method knows besides the message. */
+/** What a policy method knows besides the message. A policy that needs the server closes over it. */
 export interface PolicyContext {
-  readonly server: BayeuxServer;
   /** The request the message came with. */
   readonly request: RequestContext;
 }
@@ -54,24 +52,33 @@ export type Authorizer = (
 
 const POLICY = 'denied_by_security_policy';
 
+/** @internal What authorization needs from the server. */
+export interface AuthorizationHost {
+  readonly policy: SecurityPolicy | undefined;
+  /** Declared channels; only their authorizers are read here. */
+  readonly channels: ReadonlyMap<string, { readonly authorizers: readonly Authorizer[] }>;
+  readonly hasAuthorizers: boolean;
+  session(clientId: string): ServerSession;
+}
+
 /**
- * Checks a subscribe or publish of `channel` by `clientId`; the error to refuse it with,
+ * @internal Checks a subscribe or publish of `channel` by `clientId`; the error to refuse it with,
  * or null when it is allowed.
  */
 export async function authorize(
-  server: BayeuxServer,
+  server: AuthorizationHost,
   operation: 'subscribe' | 'publish',
   channel: string,
   clientId: string,
   message: Message,
   request: RequestContext,
 ): Promise<BayeuxError | null> {
-  const policy = server.options.policy;
+  const policy = server.policy;
   const declared = server.channels.has(channel);
   if (!policy && !server.hasAuthorizers) return null;
   const session = server.session(clientId);
   if (policy) {
-    const context: PolicyContext = { server, request };
+    const context: PolicyContext = { request };
     if (!declared && policy.canCreate && !(await policy.canCreate(session, channel, message, context))) {
       return Errors.denied('create', POLICY);
     }
@@ -89,7 +96,7 @@ export async function authorize(
 
 /** Null when granted, else the reason for the denial. */
 async function runAuthorizers(
-  server: BayeuxServer,
+  server: AuthorizationHost,
   operation: Operation,
   channel: string,
   session: ServerSession,

@@ -3,13 +3,34 @@
  * `/chat/**` also hears messages published to the channels they match; wildcard listeners
  * run first (widest first), the exact channel's last, as in CometD.
  */
-import { expandChannel, type ChannelInfo } from './channel-name.js';
+import { expandChannel, type ChannelInfo, type ChannelKind } from './channel-name.js';
 import { BayeuxErrorException, Errors, type BayeuxError } from './errors.js';
 import type { RequestContext } from './exchange.js';
 import type { Message } from './message.js';
 import type { Authorizer } from './security.js';
-import type { BayeuxServer, PublishOptions } from './server.js';
 import type { ServerSession } from './server-session.js';
+
+/** Options for publishing from app code (`server.publish`, `channel.publish`). */
+export interface PublishOptions {
+  /** `ext` object put on the delivered message. */
+  ext?: Record<string, unknown>;
+  /** A session that should not receive this message (e.g. the sender). */
+  exclude?: string;
+}
+
+/** @internal What a channel needs from the server. */
+export interface ChannelHost {
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<number>;
+  /** An authorizer was added (+1) or removed (-1) somewhere: the server counts them. */
+  authorizersChanged(delta: 1 | -1): void;
+}
+
+/** @internal What running channel listeners needs from the server. */
+export interface ListenerHost {
+  readonly channels: ReadonlyMap<string, ServerChannel>;
+  session(clientId: string): ServerSession;
+  reportError(err: unknown): void;
+}
 
 /**
  * Called for each message a client publishes to the channel (or a channel the pattern
@@ -37,14 +58,14 @@ export class ServerChannel {
 
   /** @internal */
   constructor(
-    private readonly server: BayeuxServer,
+    private readonly host: ChannelHost,
     /** The channel name or pattern. */
     readonly name: string,
     private readonly info: ChannelInfo,
   ) {}
 
   /** `meta`, `service` or `broadcast`. */
-  get kind(): ChannelInfo['kind'] {
+  get kind(): ChannelKind {
     return this.info.kind;
   }
 
@@ -55,7 +76,7 @@ export class ServerChannel {
 
   /** Publishes to this (concrete, broadcast) channel from app code. */
   publish(data: unknown, options?: PublishOptions): Promise<number> {
-    return this.server.publish(this.name, data, options);
+    return this.host.publish(this.name, data, options);
   }
 
   /** Adds a listener for client publishes; returns a function that removes it. */
@@ -77,19 +98,19 @@ export class ServerChannel {
    */
   addAuthorizer(authorizer: Authorizer): () => void {
     this.authorizers.push(authorizer);
-    this.server.authorizerCount++;
+    this.host.authorizersChanged(1);
     return () => {
       const i = this.authorizers.indexOf(authorizer);
       if (i < 0) return;
       this.authorizers.splice(i, 1);
-      this.server.authorizerCount--;
+      this.host.authorizersChanged(-1);
     };
   }
 }
 
-/** Runs the listeners matching the message's channel; an error to refuse it, or null. */
+/** @internal Runs the listeners matching the message's channel; an error to refuse it, or null. */
 export async function runChannelListeners(
-  server: BayeuxServer,
+  server: ListenerHost,
   message: Message,
   clientId: string,
   context: RequestContext,

@@ -1,67 +1,33 @@
 /**
  * The Bayeux server: the public face of the protocol core.
  *
- * It owns the engine, the held connects of this process and the server-side channels,
- * processes batches handed over by transports ({@link BayeuxServer.process}) and offers
- * the API app code uses: publish, channels and their listeners, sessions, in-process
- * clients and events. It knows nothing of HTTP.
+ * It owns the engine, the held connects of this process, the server-side channels and
+ * the extension pipeline, hands the messages transports parse to the request processing
+ * ({@link BayeuxServer.process}) and offers the API app code uses: publish, channels and
+ * their listeners, sessions, in-process clients and events. It knows nothing of HTTP.
  */
 import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
-import { processBatch } from './batch.js';
 import { parseChannel } from './channel-name.js';
-import { isPromise, type ClusterEvent, type Engine, type Mail, type SessionRemovedReason } from './engine.js';
-import type { Exchange, RequestContext } from './exchange.js';
-import { ExtensionList, type Extension, type OutgoingMessage } from './extension.js';
+import { codedTypeError } from './coded-errors.js';
+import { isPromise, type ClusterEvent, type Engine, type Mail, type SessionRemovedReason } from './engines/engine.js';
+import { MemoryEngine } from './engines/memory/memory-engine.js';
+import { NONE_ADVICE } from './errors.js';
+import type { BayeuxServerEvents } from './events.js';
+import type { Exchange } from './exchange.js';
+import { ExtensionPipeline } from './extension-pipeline.js';
 import { HeldConnect, HeldConnects } from './held-connects.js';
 import { LocalClient } from './local-client.js';
-import { MemoryEngine } from './memory-engine.js';
-import type { Advice, Delivery, Message, Reply } from './message.js';
+import type { Advice, Delivery, Reply } from './message.js';
 import { resolveOptions, type BayeuxServerOptions, type ResolvedOptions } from './options.js';
-import { ServerChannel } from './server-channel.js';
-import { ServerSession } from './server-session.js';
+import { processRequest } from './process-request.js';
+import type { SecurityPolicy } from './security.js';
+import { ServerChannel, type PublishOptions } from './server-channel.js';
+import { ServerSession, type Extension } from './server-session.js';
 
 const debug = createDebug('bayeux:server');
-
-/** Events a {@link BayeuxServer} emits. */
-export interface BayeuxServerEvents {
-  /** A client completed a handshake. */
-  handshake: (session: ServerSession, message: Message) => void;
-  /** A session subscribed to a channel (one event per channel). */
-  subscribe: (session: ServerSession, channel: string) => void;
-  /** A session unsubscribed from a channel. */
-  unsubscribe: (session: ServerSession, channel: string) => void;
-  /** A message was published to a broadcast channel; `session` is null for app-code publishes. */
-  publish: (session: ServerSession | null, channel: string, data: unknown) => void;
-  /** A client sent `/meta/disconnect`. */
-  disconnect: (session: ServerSession) => void;
-  /** A session is gone: disconnected, expired, or removed by the server. */
-  sessionRemoved: (clientId: string, reason: SessionRemovedReason) => void;
-  /** A session's queue reached `maxQueue`; its oldest `dropped` messages were discarded. */
-  queueOverflow: (clientId: string, dropped: number) => void;
-  /** Something failed where no client could be told (an engine call, a listener). */
-  error: (err: unknown) => void;
-  /**
-   * Cluster events: a session was added in any process of the cluster (this one included).
-   * The memory engine always reports them; the Redis engine when created with
-   * `clusterEvents: true` (in every process). For presence across processes.
-   */
-  clusterSessionAdded: (clientId: string) => void;
-  /** Cluster event: a session was removed in any process (once per removal, expiry included). */
-  clusterSessionRemoved: (clientId: string, reason: SessionRemovedReason) => void;
-  /** Cluster event: a session of any process subscribed to a channel (once per new subscription). */
-  clusterSubscribe: (clientId: string, channel: string) => void;
-  /** Cluster event: a session of any process unsubscribed from a channel (not sent when the session is removed). */
-  clusterUnsubscribe: (clientId: string, channel: string) => void;
-}
-
-/** Options for {@link BayeuxServer.publish}. */
-export interface PublishOptions {
-  /** `ext` object put on the delivered message. */
-  ext?: Record<string, unknown>;
-  /** A session that should not receive this message (e.g. the sender). */
-  exclude?: string;
-}
+const debugSession = createDebug('bayeux:session');
+const debugPublish = createDebug('bayeux:publish');
 
 /** Connection types a transport announces to the server. */
 export interface ConnectionTypeRegistration {
@@ -73,17 +39,13 @@ export interface ConnectionTypeRegistration {
 
 /** A Bayeux server. Mount it with `createHandler` or one of the framework adapters. */
 export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
-  /** The options in force (defaults applied). */
+  /** @internal The options in force (defaults applied). */
   readonly options: ResolvedOptions;
   /** @internal */ readonly engine: Engine;
   /** @internal */ readonly connects: HeldConnects;
   /** @internal */ readonly channels = new Map<string, ServerChannel>();
-  /** @internal Server-wide extensions. */
-  readonly extensions = new ExtensionList();
-  /** @internal Per-session extensions of sessions this process has seen (process-local). */
-  readonly sessionExtensions = new Map<string, ExtensionList>();
-  /** @internal Number of authorizers on all channels (0: skip the lookups). */
-  authorizerCount = 0;
+  /** @internal Server-wide and per-session extensions. */
+  readonly extensions: ExtensionPipeline;
   /** @internal Serialized `advice` of successful connect and handshake replies. */
   readonly adviceJson: string;
   /** @internal */ readonly advice: Advice;
@@ -91,6 +53,8 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   readonly connectionTypes: string[] = [];
   /** @internal Every accepted name (advertised and aliases). */
   readonly acceptedTypes = new Set<string>(['in-process']);
+  /** @internal Number of authorizers on all channels (0: skip the lookups). */
+  authorizerCount = 0;
   private opening: Promise<void> | null = null;
   private closed = false;
 
@@ -100,6 +64,10 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     this.engine = this.options.engine ?? new MemoryEngine();
     this.advice = Object.freeze({ reconnect: 'retry', interval: this.options.interval, timeout: this.options.timeout });
     this.adviceJson = JSON.stringify(this.advice);
+    this.extensions = new ExtensionPipeline(
+      (clientId) => this.session(clientId),
+      (err) => this.reportError(err),
+    );
     this.connects = new HeldConnects({
       engine: this.engine,
       expiresInMs: () => this.options.interval + this.options.maxInterval,
@@ -129,13 +97,13 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   }
 
   /**
-   * Processes a batch of raw messages that a transport parsed from one request, answering
-   * through `exchange`. `bodyBytes` is the request size, used for the message-size limit.
-   * Never throws: failures become error replies or `exchange.fail`.
+   * Processes the messages a transport parsed from one request, answering through
+   * `exchange`. `bodyBytes` is the request size, used for the message-size limit. Never
+   * throws: failures become error replies or `exchange.fail`.
    */
-  process(batch: readonly unknown[], exchange: Exchange, bodyBytes = 0): Promise<void> {
+  process(messages: readonly unknown[], exchange: Exchange, bodyBytes = 0): Promise<void> {
     try {
-      const done = this.processNow(batch, exchange, bodyBytes);
+      const done = this.processNow(messages, exchange, bodyBytes);
       return isPromise(done) ? done : Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
@@ -144,27 +112,30 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
 
   /**
    * @internal {@link process} for the built-in transports: returns a promise only when the
-   * batch could not be answered (or held) synchronously. May throw.
+   * request could not be answered (or held) synchronously. May throw.
    */
-  processNow(batch: readonly unknown[], exchange: Exchange, bodyBytes = 0): void | Promise<void> {
+  processNow(messages: readonly unknown[], exchange: Exchange, bodyBytes = 0): void | Promise<void> {
     if (this.closed) return exchange.fail(503, 'server closed');
-    if (this.opening) return this.opening.then(() => processBatch(this, batch, exchange, bodyBytes));
-    return processBatch(this, batch, exchange, bodyBytes);
+    if (this.opening) return this.opening.then(() => processRequest(this, messages, exchange, bodyBytes));
+    return processRequest(this, messages, exchange, bodyBytes);
   }
 
   /**
    * Publishes `data` on a broadcast channel from app code, to every subscribed session
-   * (through exact and wildcard subscriptions). Resolves to the number of sessions queued for.
+   * (through exact and wildcard subscriptions). Resolves to the number of sessions queued
+   * for. Rejects with `EngineUnavailableError` when the engine's store cannot be reached
+   * (the Redis engine while Redis is down): handle it where you publish.
    */
   async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<number> {
     const info = parseChannel(channel);
     if (!info || info.kind !== 'broadcast' || info.wildcard) {
-      throw new TypeError(`bayeux-server: cannot publish to ${JSON.stringify(channel)}: not a concrete broadcast channel`);
+      throw codedTypeError('ERR_BAYEUX_INVALID_CHANNEL', `cannot publish to ${JSON.stringify(channel)}: not a concrete broadcast channel`);
     }
-    if (data === undefined) throw new TypeError('bayeux-server: publish needs data (use null for none)');
-    const payload = await this.outgoingDelivery(options.ext ? { channel, data, ext: options.ext } : { channel, data }, null);
+    if (data === undefined) throw codedTypeError('ERR_BAYEUX_INVALID_ARGUMENT', 'publish needs data (use null for none)');
+    const payload = await this.extensions.outgoingDelivery(options.ext ? { channel, data, ext: options.ext } : { channel, data }, null);
     if (payload === null) return 0;
     const n = await this.engine.publish(channel, payload, options.exclude);
+    if (debugPublish.enabled) debugPublish('server published on %s to %d sessions', channel, n);
     if (this.listenerCount('publish') > 0) this.emit('publish', null, channel, data);
     return n;
   }
@@ -182,13 +153,38 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     return this.extensions.remove(extension);
   }
 
+  /** @internal */
+  addSessionExtension(clientId: string, extension: Extension): void {
+    this.extensions.addForSession(clientId, extension);
+  }
+
+  /** @internal */
+  removeSessionExtension(clientId: string, extension: Extension): boolean {
+    return this.extensions.removeForSession(clientId, extension);
+  }
+
+  /** @internal */
+  outgoingDelivery(delivery: Delivery, session: ServerSession | null): Promise<string | null> {
+    return this.extensions.outgoingDelivery(delivery, session);
+  }
+
+  /** @internal The security policy, if any. */
+  get policy(): SecurityPolicy | undefined {
+    return this.options.policy;
+  }
+
   /** @internal True when some channel has an authorizer. */
   get hasAuthorizers(): boolean {
     return this.authorizerCount > 0;
   }
 
-  /** @internal The serialized reply of a held connect, without extensions. */
-  connectReplyJson(id: string | undefined, advice?: string): string {
+  /** @internal */
+  authorizersChanged(delta: 1 | -1): void {
+    this.authorizerCount += delta;
+  }
+
+  /** The serialized reply of a held connect, without extensions. */
+  private connectReplyJson(id: string | undefined, advice?: string): string {
     return (
       (id === undefined ? '{' : '{"id":' + JSON.stringify(id) + ',') +
       '"channel":"/meta/connect","successful":true,"advice":' +
@@ -197,9 +193,9 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     );
   }
 
-  /** @internal The response of a held connect: `before`, the mail, the connect reply. */
-  composeConnectResponse(h: HeldConnect, mail: string[], advice?: string, before?: string): string[] | Promise<string[]> {
-    if (!this.extensions.hasOutgoing && !this.sessionExtensions.has(h.clientId)) {
+  /** The response of a held connect: `before`, the mail, the connect reply. */
+  private composeConnectResponse(h: HeldConnect, mail: string[], advice?: string, before?: string): string[] | Promise<string[]> {
+    if (!this.extensions.seesOutgoing(h.clientId)) {
       // Arrays taken from the engine are ours (see Engine): append in place, no copy per delivery.
       if (before !== undefined) mail.unshift(before);
       mail.push(this.connectReplyJson(h.replyId, advice));
@@ -209,77 +205,13 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   }
 
   private async composeWithExtensions(h: HeldConnect, mail: Mail, advice?: string, before?: string): Promise<string[]> {
-    const batch = mail.batch;
-    const parts = await this.prepareMail(h.clientId, mail);
+    const ackBatch = mail.batch;
+    const parts = await this.extensions.prepareMail(h.clientId, mail);
     const reply = JSON.parse(this.connectReplyJson(h.replyId, advice)) as Reply;
-    const out = await this.outgoingReply(reply, h.clientId, h.exchange.context, h.request ?? undefined, batch);
+    const out = await this.extensions.outgoingReply(reply, h.clientId, h.exchange.context, h.request ?? undefined, ackBatch);
     if (out !== null) parts.push(JSON.stringify(out));
     if (before !== undefined) parts.unshift(before);
     return parts;
-  }
-
-  /**
-   * @internal Runs outgoing hooks (server-wide, then the session's) on a reply. Without
-   * hooks the reply comes back as it is, synchronously.
-   */
-  outgoingReply(
-    reply: Reply,
-    clientId: string | null,
-    request: RequestContext | null,
-    inReplyTo?: Message,
-    batch?: number,
-  ): Reply | null | Promise<Reply | null> {
-    const own = clientId === null ? undefined : this.sessionExtensions.get(clientId);
-    if (!this.extensions.hasOutgoing && !own?.hasOutgoing) return reply;
-    return this.runOutgoing(reply, clientId, own, request, inReplyTo, batch);
-  }
-
-  private async runOutgoing(
-    reply: Reply,
-    clientId: string | null,
-    own: ExtensionList | undefined,
-    request: RequestContext | null,
-    inReplyTo?: Message,
-    batch?: number,
-  ): Promise<Reply | null> {
-    const session = clientId === null ? null : this.session(clientId);
-    const context = { server: this, session, request, inReplyTo, batch };
-    let out: Reply | null = reply;
-    // Reverse registration order overall: the session's own hooks were added last.
-    if (own?.hasOutgoing) out = await own.outgoing(out, context);
-    if (out !== null && this.extensions.hasOutgoing) out = await this.extensions.outgoing(out, context);
-    return out;
-  }
-
-  /**
-   * @internal Serializes a delivery, after the server-wide outgoing hooks (once, for all
-   * receivers). `session` is the publisher, or the receiver of a direct delivery. Null when
-   * a hook dropped it.
-   */
-  async outgoingDelivery(delivery: Delivery, session: ServerSession | null): Promise<string | null> {
-    if (!this.extensions.hasOutgoing) return JSON.stringify(delivery);
-    const out = await this.extensions.outgoing<OutgoingMessage>(delivery, { server: this, session, request: null });
-    return out === null ? null : JSON.stringify(out);
-  }
-
-  /**
-   * @internal Mail about to be written to one session: its own outgoing hooks, if it has
-   * any, see each message. Without per-session hooks the strings pass untouched.
-   */
-  prepareMail(clientId: string, payloads: string[]): string[] | Promise<string[]> {
-    const own = this.sessionExtensions.get(clientId);
-    if (!own?.hasOutgoing) return payloads;
-    return this.applySessionOutgoing(own, clientId, payloads);
-  }
-
-  private async applySessionOutgoing(own: ExtensionList, clientId: string, payloads: string[]): Promise<string[]> {
-    const context = { server: this, session: this.session(clientId), request: null };
-    const out: string[] = [];
-    for (const p of payloads) {
-      const m = await own.outgoing(JSON.parse(p) as OutgoingMessage, context);
-      if (m !== null) out.push(JSON.stringify(m));
-    }
-    return out;
   }
 
   /** The server-side channel object for `name` (created on first use). */
@@ -287,7 +219,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     let ch = this.channels.get(name);
     if (!ch) {
       const info = parseChannel(name);
-      if (!info) throw new TypeError(`bayeux-server: invalid channel name ${JSON.stringify(name)}`);
+      if (!info) throw codedTypeError('ERR_BAYEUX_INVALID_CHANNEL', `invalid channel name ${JSON.stringify(name)}`);
       ch = new ServerChannel(this, name, info);
       this.channels.set(name, ch);
     }
@@ -344,10 +276,10 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
 
   /** @internal A session ended: answer a connect it had held here, tell listeners. */
   sessionGone(clientId: string, reason: SessionRemovedReason, notice?: string): void {
-    this.sessionExtensions.delete(clientId);
+    this.extensions.forgetSession(clientId);
     const h = this.connects.get(clientId);
     if (h) this.connects.supersede(h, NONE_ADVICE_JSON, notice);
-    debug('session %s removed (%s)', clientId, reason);
+    debugSession('%s removed (%s)', clientId, reason);
     if (this.listenerCount('sessionRemoved') > 0) this.emit('sessionRemoved', clientId, reason);
   }
 
@@ -381,4 +313,4 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
 }
 
 /** Advice sent when a session ends while its connect is held. */
-const NONE_ADVICE_JSON = JSON.stringify({ reconnect: 'none', interval: 0, timeout: 0 });
+const NONE_ADVICE_JSON = JSON.stringify({ ...NONE_ADVICE, timeout: 0 });

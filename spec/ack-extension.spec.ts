@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { AckExtension, type Message } from 'cometd';
-import { ackExtension } from '../lib/index.js';
+import { ackExtension } from '../index.js';
 import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
 import { DroppingRelay } from './support/dropping-relay.js';
 import { RawServer } from './support/raw-client.js';

@@ -165,7 +165,7 @@ describe('body formats', function () {
     }
 
     it('without a next handler, requests outside the mount path get 404 from the handler', async function () {
-      const { createHandler, BayeuxServer } = await import('../lib/index.js');
+      const { createHandler, BayeuxServer } = await import('../index.js');
       const http = await import('node:http');
       const bayeux = new BayeuxServer();
       const handle = createHandler(bayeux, { path: '/cometd' });

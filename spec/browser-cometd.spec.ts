@@ -6,7 +6,7 @@
  * both keep receiving while only one holds a long poll.
  */
 import { expect } from 'chai';
-import type { BayeuxServerOptions, HandlerOptions } from '../lib/index.js';
+import type { BayeuxServerOptions, HandlerOptions } from '../index.js';
 import type { PageServer, TestPage } from './support/browser.js';
 import { COMETD_PAGE } from './support/browser-pages.js';
 import { browserSuite } from './support/browser-suite.js';

@@ -5,7 +5,7 @@
  * credentials); with CORS refused it stays on callback-polling.
  */
 import { expect } from 'chai';
-import type { HandlerOptions } from '../lib/index.js';
+import type { HandlerOptions } from '../index.js';
 import type { PageServer, TestPage } from './support/browser.js';
 import { FAYE_PAGE } from './support/browser-pages.js';
 import { browserSuite } from './support/browser-suite.js';

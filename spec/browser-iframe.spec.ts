@@ -15,7 +15,7 @@ import {
   type IframeStreamingOptions,
   type IframeStreamingTransport,
   type RequestContext,
-} from '../lib/index.js';
+} from '../index.js';
 import { launchChromium, openPage, recordRequests, startPageServer, type PageServer, type SeenMessage, type TestPage } from './support/browser.js';
 import { IFRAME_APP_PAGE } from './support/iframe-page.js';
 import { waitUntil } from './support/wait.js';

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { MAX_CHANNEL_LENGTH } from '../lib/channel-name.js';
-import { channelMatches, expandChannel, parseChannel } from '../lib/index.js';
+import { channelMatches, expandChannel, parseChannel } from '../lib/channel-name.js';
 
 describe('channel names', function () {
   describe('parseChannel', function () {

@@ -3,7 +3,7 @@
  * with credentials allowed (never `*`), a disallowed one gets no CORS headers at all.
  */
 import { expect } from 'chai';
-import { createHandler, BayeuxServer } from '../lib/index.js';
+import { createHandler, BayeuxServer } from '../index.js';
 import { RawServer, expectBatch, type RawResponse } from './support/raw-client.js';
 
 const ALLOWED = 'http://app.example';

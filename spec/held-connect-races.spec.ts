@@ -4,7 +4,8 @@
  * is still under way, or mail would go back behind newer mail.
  */
 import { expect } from 'chai';
-import { MemoryEngine, type Mail } from '../lib/index.js';
+import type { Mail } from '../engine.js';
+import { MemoryEngine } from '../lib/engines/memory/memory-engine.js';
 import { RawServer, deliveries, replyOn, waitForHold } from './support/raw-client.js';
 
 /** The memory engine, but `takeQueued` answers after `delayMs`, like a round trip. */

@@ -5,7 +5,7 @@
  * bounded tolerances.
  */
 import { expect } from 'chai';
-import type { BayeuxServerOptions } from '../lib/index.js';
+import type { BayeuxServerOptions } from '../index.js';
 import {
   RawServer,
   deliveries,

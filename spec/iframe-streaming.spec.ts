@@ -19,7 +19,7 @@ import {
   type IframeStreamingOptions,
   type IframeStreamingTransport,
   type Message,
-} from '../lib/index.js';
+} from '../index.js';
 import { RawServer, deliveries, waitForHold, waitUntil, type RawClient, type RawResponse, type WireMessage } from './support/raw-client.js';
 import { Inbox, withTimeout } from './support/wait.js';
 

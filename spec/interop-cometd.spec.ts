@@ -15,7 +15,7 @@ import { OutageProxy, closeAllProxies } from './support/outage-proxy.js';
 import { INTEROP_MOUNTS, startServer, stopAllServers, type RunningServer } from './support/servers.js';
 import { Inbox, nextEvent, waitUntil } from './support/wait.js';
 import { PAYLOADS, assertSamePayload } from './support/interop-payloads.js';
-import type { BayeuxServerOptions, ServerSession } from '../lib/index.js';
+import type { BayeuxServerOptions, ServerSession } from '../index.js';
 
 const CLIENT_ID = /^[0-9a-f]{32}$/;
 

@@ -3,7 +3,7 @@
  * exceptions, and traffic both ways with HTTP clients. It never expires.
  */
 import { expect } from 'chai';
-import { BayeuxErrorException, type Delivery, type LocalClient } from '../lib/index.js';
+import { BayeuxErrorException, type Delivery, type LocalClient } from '../index.js';
 import { RawServer, deliveries, nextEvent, waitForHold, type RawClient } from './support/raw-client.js';
 
 /** Collects deliveries and lets a test wait for the next `n`. */

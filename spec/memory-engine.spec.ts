@@ -3,7 +3,7 @@
  * run against the Redis engine), plus what only a process-local engine does.
  */
 import { expect } from 'chai';
-import { MemoryEngine } from '../lib/index.js';
+import { MemoryEngine } from '../lib/engines/memory/memory-engine.js';
 import { engineContract } from './support/engine-contract.js';
 
 engineContract('memory engine', { makeEngine: () => new MemoryEngine() });

@@ -97,7 +97,7 @@ describe('packaging', function () {
 
   it('writes both builds with declaration files and module-type markers', async function () {
     for (const build of ['esm', 'cjs']) {
-      for (const file of ['lib/index.js', 'lib/index.d.ts', 'lib/server.d.ts', 'transports/adapters/index.d.ts']) {
+      for (const file of ['index.js', 'index.d.ts', 'redis.d.ts', 'engine.d.ts', 'lib/server.d.ts', 'transports/adapters.d.ts']) {
         expect(existsSync(join(root, 'dist', build, file)), `dist/${build}/${file}`).to.equal(true);
       }
     }
@@ -124,7 +124,7 @@ describe('packaging', function () {
       expect(seen.reply).to.include({ channel: '/meta/handshake', id: '1', successful: true, version: '1.0' });
       expect(seen.reply.clientId).to.match(/^[0-9a-f]{32}$/);
       expect(seen.reply.supportedConnectionTypes).to.include('long-polling');
-      expect(seen.exports).to.include.members(['BayeuxServer', 'createHandler', 'expressMiddleware', 'koaMiddleware', 'fastifyPlugin', 'attachToServer']);
+      expect(seen.exports).to.include.members(['BayeuxServer', 'createHandler', 'koaMiddleware', 'fastifyPlugin', 'attachToServer']);
     });
   }
 
@@ -136,8 +136,8 @@ describe('packaging', function () {
     await writeFile(join(consumer, 'resolve.mjs'), script);
     const { stdout } = await runNode(['resolve.mjs'], consumer, 15_000);
     const resolved = JSON.parse(stdout);
-    expect(fileURLToPath(resolved.import)).to.equal(join(root, 'dist/esm/lib/index.js'));
-    expect(resolved.require).to.equal(join(root, 'dist/cjs/lib/index.js'));
+    expect(fileURLToPath(resolved.import)).to.equal(join(root, 'dist/esm/index.js'));
+    expect(resolved.require).to.equal(join(root, 'dist/cjs/index.js'));
   });
 
   it('type-checks an ES module and a CommonJS consumer against the declaration files', async function () {

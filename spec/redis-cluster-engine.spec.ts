@@ -12,8 +12,9 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { RedisEngine, type ClusterEvent, type EngineListener, type SessionRemovedReason } from '../lib/index.js';
-import { SCRIPTS } from '../lib/redis/scripts.js';
+import type { ClusterEvent, EngineListener, SessionRemovedReason } from '../engine.js';
+import { RedisEngine } from '../lib/engines/redis/redis-engine.js';
+import { SCRIPTS } from '../lib/engines/redis/scripts.js';
 import { ClusterNode, RoundRobinRelay, stopCluster } from './support/cluster.js';
 import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
 import { engineContract } from './support/engine-contract.js';

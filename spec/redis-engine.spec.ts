@@ -7,7 +7,9 @@
  */
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import { EngineUnavailableError, RedisEngine, type EngineListener, type RedisEngineOptions, type SessionRemovedReason } from '../lib/index.js';
+import { EngineUnavailableError, type EngineListener, type SessionRemovedReason } from '../engine.js';
+import { RedisEngine } from '../lib/engines/redis/redis-engine.js';
+import type { RedisEngineOptions } from '../redis.js';
 import { engineContract } from './support/engine-contract.js';
 import { OutageProxy, closeAllProxies } from './support/outage-proxy.js';
 import { RawServer } from './support/raw-client.js';

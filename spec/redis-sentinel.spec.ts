@@ -7,7 +7,8 @@
  */
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { EngineUnavailableError, RedisEngine } from '../lib/index.js';
+import { EngineUnavailableError } from '../engine.js';
+import { RedisEngine } from '../lib/engines/redis/redis-engine.js';
 import { engineContract } from './support/engine-contract.js';
 import { RawServer } from './support/raw-client.js';
 import { RedisSentinelServer, stopAllRedisTopologies } from './support/redis-cluster-server.js';

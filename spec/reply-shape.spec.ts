@@ -5,7 +5,7 @@
  * advice, the handshake reply first and alone, unique client ids, one copy per session.
  */
 import { expect } from 'chai';
-import type { Exchange } from '../lib/index.js';
+import type { Exchange } from '../index.js';
 import { RawServer, deliveries, replyOn, waitForHold, type RawClient, type WireMessage } from './support/raw-client.js';
 
 /** Splits a response into replies (have `successful`, no `data`) and deliveries (have `data`). */

@@ -18,7 +18,7 @@ import {
   type PolicyContext,
   type SecurityPolicy,
   type ServerSession,
-} from '../lib/index.js';
+} from '../index.js';
 import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
 import { FayeClient, closeAllFayeClients } from './support/faye-client.js';
 import { RawServer, deliveries, replyOn, type RawClient, type WireMessage } from './support/raw-client.js';

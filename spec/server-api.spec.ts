@@ -3,7 +3,7 @@
  * app-code publish, session handles, option validation and close.
  */
 import { expect } from 'chai';
-import { BayeuxErrorException, BayeuxServer, Errors, type BayeuxServerOptions } from '../lib/index.js';
+import { BayeuxErrorException, BayeuxServer, Errors, type BayeuxServerOptions } from '../index.js';
 import { RawServer, deliveries, replyOn, waitForHold, type RawClient } from './support/raw-client.js';
 
 describe('server API', function () {

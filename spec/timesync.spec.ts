@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { TimeSyncExtension } from 'cometd';
-import { timesyncExtension, type Extension } from '../lib/index.js';
+import { timesyncExtension, type Extension } from '../index.js';
 import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
 import { RawServer, replyOn, waitForHold } from './support/raw-client.js';
 

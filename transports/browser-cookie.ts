@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { rawHeader } from './raw-header.js';
+import { codedTypeError } from '../lib/coded-errors.js';
 
 /** Attributes of the browser cookie. */
 export interface BrowserCookieOptions {
@@ -52,11 +53,11 @@ export class BrowserCookie {
 
   constructor(options: BrowserCookieOptions = {}) {
     this.name = options.name ?? 'BAYEUX_BROWSER';
-    if (!NAME.test(this.name)) throw new TypeError(`bayeux-server: browser cookie name ${JSON.stringify(this.name)} is not a cookie name`);
+    if (!NAME.test(this.name)) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `browser cookie name ${JSON.stringify(this.name)} is not a cookie name`);
     let a = '; Path=' + checkAttr(options.path ?? '/', 'path');
     if (options.domain !== undefined) a += '; Domain=' + checkAttr(options.domain, 'domain');
     if (options.maxAge !== undefined) {
-      if (!Number.isInteger(options.maxAge) || options.maxAge < 0) throw new TypeError('bayeux-server: browser cookie maxAge must be whole seconds');
+      if (!Number.isInteger(options.maxAge) || options.maxAge < 0) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'browser cookie maxAge must be whole seconds');
       a += '; Max-Age=' + options.maxAge;
     }
     if (options.httpOnly ?? true) a += '; HttpOnly';
@@ -116,7 +117,7 @@ function isHandshake(batch: readonly unknown[]): boolean {
 }
 
 function checkAttr(value: string, what: string): string {
-  if (/[;\s\x00-\x1f\x7f]/.test(value) || value === '') throw new TypeError(`bayeux-server: browser cookie ${what} ${JSON.stringify(value)} is not valid`);
+  if (/[;\s\x00-\x1f\x7f]/.test(value) || value === '') throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `browser cookie ${what} ${JSON.stringify(value)} is not valid`);
   return value;
 }
 

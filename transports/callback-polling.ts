@@ -11,11 +11,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
 import { joinMessages } from '../lib/serialize.js';
 import type { BayeuxServer } from '../lib/server.js';
+import { isValidCallback } from './callback-name.js';
+import { dispatch } from './dispatch.js';
 import { HttpExchange, type ResponseWriter } from './http-exchange.js';
 import { HttpError, writeHttpError } from './http-errors.js';
-import { dispatch } from './long-polling.js';
 import { parseMessageParams } from './parse-batch.js';
+import { queryOf, queryParams } from './query.js';
 import type { HandlerContext, Transport } from './transport.js';
+import { codedTypeError } from '../lib/coded-errors.js';
 
 const debug = createDebug('bayeux:transport:callback-polling');
 
@@ -27,18 +30,6 @@ export interface CallbackPollingOptions {
   defaultCallback?: string;
   /** Longest accepted callback name. Default 128 (Dojo's dotted names run to about 60). */
   maxCallbackLength?: number;
-}
-
-/**
- * A JavaScript identifier path in ASCII: `a`, `_cometd_jsonp_3`, `$x`,
- * `dojo.io.script.jsonp_dojoIoScript3._jsonpCallback`. No leading digit or dot, no `..`,
- * no trailing dot; nothing that could close the call or start a statement.
- */
-const CALLBACK = /^[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*$/;
-
-/** Whether `name` is a callback name the transport will write into a script. */
-export function isValidCallback(name: string, maxLength = 128): boolean {
-  return name.length > 0 && name.length <= maxLength && CALLBACK.test(name);
 }
 
 /**
@@ -54,12 +45,12 @@ function escapeSeparators(json: string): string {
  * The script body: `/**\/cb([...]);`. The leading comment keeps the first bytes out of the
  * caller's control (the "Rosetta Flash" attack needs them).
  */
-export function jsonpBody(callback: string, parts: readonly string[]): string {
+function jsonpBody(callback: string, parts: readonly string[]): string {
   return '/**/' + callback + '(' + escapeSeparators(joinMessages(parts)) + ');';
 }
 
 /** A {@link ResponseWriter} for one callback name. */
-export function jsonpWriter(callback: string): ResponseWriter {
+function jsonpWriter(callback: string): ResponseWriter {
   return (res: ServerResponse, parts: readonly string[]) => {
     const body = jsonpBody(callback, parts);
     res.writeHead(200, [
@@ -79,13 +70,6 @@ export function jsonpWriter(callback: string): ResponseWriter {
   };
 }
 
-/** The query string of a request URL (without `?`), or null when there is none. */
-function queryOf(url: string | undefined): string | null {
-  if (url === undefined) return null;
-  const q = url.indexOf('?');
-  return q < 0 ? null : url.slice(q + 1);
-}
-
 class CallbackPollingTransport implements Transport {
   readonly connectionType = 'callback-polling';
   private readonly param: string;
@@ -97,7 +81,7 @@ class CallbackPollingTransport implements Transport {
     this.fallback = options.defaultCallback ?? 'jsonpcallback';
     this.maxLength = options.maxCallbackLength ?? 128;
     if (!isValidCallback(this.fallback, this.maxLength)) {
-      throw new TypeError(`bayeux-server: callback-polling defaultCallback ${JSON.stringify(this.fallback)} is not a valid name`);
+      throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `callback-polling defaultCallback ${JSON.stringify(this.fallback)} is not a valid name`);
     }
   }
 
@@ -108,7 +92,7 @@ class CallbackPollingTransport implements Transport {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {
-    const params = new URLSearchParams(queryOf(req.url) ?? '');
+    const params = queryParams(req.url);
     const names = params.getAll(this.param);
     if (names.length > 1) return writeHttpError(res, 400, `more than one ${this.param} parameter`);
     const callback = names.length === 1 ? names[0]! : this.fallback;
@@ -129,7 +113,7 @@ class CallbackPollingTransport implements Transport {
     for (const v of values) bytes += Buffer.byteLength(v);
     if (bytes > server.options.maxBodyBytes) return writeHttpError(res, 413, `message larger than ${server.options.maxBodyBytes} bytes`);
     const exchange = new HttpExchange(req, res, this.connectionType, false, jsonpWriter(callback));
-    if (context?.browserCookie) exchange.browserId = context.browserCookie.identify(req, res, batch);
+    if (context) exchange.browserId = context.browserId(req, res, batch);
     dispatch(server, exchange, batch, bytes);
   }
 }

@@ -8,6 +8,7 @@
  * back to callback-polling (JSONP), which needs no CORS.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { codedTypeError } from '../lib/coded-errors.js';
 
 /** Which origins may make cross-origin requests, and what they may send. */
 export interface CorsOptions {
@@ -47,15 +48,15 @@ export class Cors {
     else {
       for (const o of options.origins) {
         if (typeof o === 'string') {
-          if (o === '*') throw new TypeError('bayeux-server: cors origins cannot be "*" (requests carry credentials); list the origins or give a function');
+          if (o === '*') throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'cors origins cannot be "*" (requests carry credentials); list the origins or give a function');
           this.exact.add(normalize(o));
         } else if (o instanceof RegExp) this.patterns.push(new RegExp(o.source, o.flags.replace(/[gy]/g, '')));
-        else throw new TypeError('bayeux-server: cors origins must be strings or regular expressions');
+        else throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'cors origins must be strings or regular expressions');
       }
     }
     this.allowHeaders = (options.allowedHeaders ?? DEFAULT_HEADERS).join(', ');
     const maxAge = options.maxAge ?? 86400;
-    if (!Number.isInteger(maxAge) || maxAge < 0) throw new TypeError('bayeux-server: cors maxAge must be a whole number of seconds');
+    if (!Number.isInteger(maxAge) || maxAge < 0) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'cors maxAge must be a whole number of seconds');
     this.maxAge = String(maxAge);
     this.expose = options.exposedHeaders && options.exposedHeaders.length > 0 ? options.exposedHeaders.join(', ') : null;
   }

@@ -2,40 +2,34 @@
  * The {@link Exchange} of one HTTP request: request context for the core, and the
  * response writer the transport supplies (JSON body, JSONP script, …).
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange, RequestContext } from '../lib/exchange.js';
 import type { BayeuxServer } from '../lib/server.js';
 import { writeHttpError } from './http-errors.js';
+import { HttpRequestContext } from './request-context.js';
 
 /** Writes a complete response from serialized messages. */
 export type ResponseWriter = (res: ServerResponse, parts: readonly string[]) => void;
 
 /** One request/response pair; it is its own request context (no extra allocation). */
-export class HttpExchange implements Exchange, RequestContext {
+export class HttpExchange extends HttpRequestContext implements Exchange {
   held: object | null = null;
   /** The `BAYEUX_BROWSER` id of the request, set by the handler when browser cookies are on. */
   browserId: string | undefined = undefined;
   private done = false;
 
   constructor(
-    readonly req: IncomingMessage,
+    req: IncomingMessage,
     readonly res: ServerResponse,
     readonly connectionType: string,
     readonly piggyback: boolean,
     private readonly writer: ResponseWriter,
-  ) {}
+  ) {
+    super(req);
+  }
 
   get context(): RequestContext {
     return this;
-  }
-  get headers(): IncomingHttpHeaders {
-    return this.req.headers;
-  }
-  get remoteAddress(): string | undefined {
-    return this.req.socket.remoteAddress;
-  }
-  get url(): string {
-    return this.req.url ?? '';
   }
 
   get open(): boolean {

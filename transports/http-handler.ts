@@ -72,8 +72,9 @@ export function createHandler(server: BayeuxServer, options: HandlerOptions = {}
   }
   const matches = pathMatcher(options.path);
   const cors = options.cors ? new Cors(options.cors) : null;
+  const cookie = options.browserCookie === false ? null : new BrowserCookie(options.browserCookie ?? {});
   const context: HandlerContext = {
-    browserCookie: options.browserCookie === false ? null : new BrowserCookie(options.browserCookie ?? {}),
+    browserId: cookie === null ? () => undefined : (req, res, messages) => cookie.identify(req, res, messages),
   };
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
     if (!matches(req.url)) {

@@ -13,12 +13,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
 import { HoldTimer } from '../lib/hold-timer.js';
 import type { BayeuxServer } from '../lib/server.js';
-import { isValidCallback } from './callback-polling.js';
+import { isValidCallback } from './callback-name.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { IFRAME_CLIENT_SCRIPT } from './iframe-client.js';
 import { Beat, Tunnel, type TunnelHost } from './iframe-tunnel.js';
 import { parseJsonBatch } from './parse-batch.js';
+import { queryOf, queryParams } from './query.js';
 import type { HandlerContext, Transport } from './transport.js';
+import { codedTypeError } from '../lib/coded-errors.js';
 
 const debug = createDebug('bayeux:transport:iframe');
 
@@ -78,14 +80,8 @@ const CLIENT_ETAG = '"' + createHash('sha256').update(IFRAME_CLIENT_SCRIPT).dige
 
 function positiveInteger(value: number | undefined, fallback: number, name: string, min = 1): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) throw new TypeError(`bayeux-server: iframeStreaming ${name} must be an integer of at least ${min}`);
+  if (!Number.isInteger(v) || v < min) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `iframeStreaming ${name} must be an integer of at least ${min}`);
   return v;
-}
-
-/** The query string of a request URL (without `?`), or null when there is none. */
-function queryOf(url: string): string | null {
-  const q = url.indexOf('?');
-  return q < 0 ? null : url.slice(q + 1);
 }
 
 /** True when the path (query ignored) ends in `/iframe-transport.js`. */
@@ -128,9 +124,9 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
       ['defaultCallback', this.defaultCallback],
       ['defaultSignOff', this.defaultSignOff],
     ] as const) {
-      if (!isValidCallback(value, this.maxLength)) throw new TypeError(`bayeux-server: iframeStreaming ${name} ${JSON.stringify(value)} is not a valid name`);
+      if (!isValidCallback(value, this.maxLength)) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `iframeStreaming ${name} ${JSON.stringify(value)} is not a valid name`);
     }
-    if (this.callbackParam === this.signOffParam) throw new TypeError('bayeux-server: iframeStreaming callbackParameter and signOffParameter must differ');
+    if (this.callbackParam === this.signOffParam) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'iframeStreaming callbackParameter and signOffParameter must differ');
     this.serveClient = options.serveClient ?? true;
   }
 
@@ -154,7 +150,7 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {
-    const params = new URLSearchParams(queryOf(req.url ?? '') ?? '');
+    const params = queryParams(req.url);
     // Not a document request: accepts() let it through as the client script.
     if (req.method !== 'GET' || params.get('transport') !== 'iframe') return this.sendClient(req, res);
     const callback = this.name(params, this.callbackParam, this.defaultCallback);
@@ -178,7 +174,7 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
     if (batch.length !== 1 || typeof message !== 'object' || message === null || (message as { channel?: unknown }).channel !== '/meta/connect') {
       return writeHttpError(res, 400, 'the connect parameter must hold one /meta/connect message');
     }
-    const browserId = context?.browserCookie ? context.browserCookie.identify(req, res, batch) : undefined;
+    const browserId = context?.browserId(req, res, batch);
     const tunnel = new Tunnel(this, server, req, res, callback, signOff, browserId, message as Record<string, unknown>);
     this.open++;
     this.opened++;

@@ -8,12 +8,13 @@
  * reconnect at once; the client then opens the next one.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
 import type { Exchange, RequestContext } from '../lib/exchange.js';
 import type { Timed, TimedList } from '../lib/hold-timer.js';
 import { joinMessages } from '../lib/serialize.js';
 import type { BayeuxServer } from '../lib/server.js';
+import { HttpRequestContext } from './request-context.js';
 
 const debug = createDebug('bayeux:transport:iframe');
 
@@ -119,7 +120,7 @@ class TunnelExchange implements Exchange {
 }
 
 /** One open iframe document; it is also the request context of every connect it carries. */
-export class Tunnel implements RequestContext, Timed {
+export class Tunnel extends HttpRequestContext implements Timed {
   // Age deadline links (owned by the transport's timer).
   deadline = 0;
   prev: Timed | null = null;
@@ -143,26 +144,17 @@ export class Tunnel implements RequestContext, Timed {
   constructor(
     readonly host: TunnelHost,
     private readonly server: BayeuxServer,
-    private readonly req: IncomingMessage,
+    req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly callback: string,
     private readonly signOff: string,
     readonly browserId: string | undefined,
     opening: Record<string, unknown>,
   ) {
+    super(req);
     this.nextConnect = JSON.stringify(nextConnectOf(opening, host.connectionType));
     this.nonce = randomBytes(16).toString('base64');
     this.scriptTag = '<script nonce="' + this.nonce + '">window.parent.';
-  }
-
-  get headers(): IncomingHttpHeaders {
-    return this.req.headers;
-  }
-  get remoteAddress(): string | undefined {
-    return this.req.socket.remoteAddress;
-  }
-  get url(): string {
-    return this.req.url ?? '';
   }
 
   /** True while the document is open and the client still there. */

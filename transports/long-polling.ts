@@ -3,9 +3,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
-import { isPromise } from '../lib/engine.js';
 import { joinMessages } from '../lib/serialize.js';
 import type { BayeuxServer } from '../lib/server.js';
+import { dispatch } from './dispatch.js';
 import { HttpExchange } from './http-exchange.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { parseBody, parsePreParsed } from './parse-batch.js';
@@ -24,7 +24,7 @@ export interface LongPollingOptions {
 const JSON_TYPE = 'application/json;charset=UTF-8';
 
 /** Writes a JSON array with one `writeHead` (headers as a flat list: the cheapest form). */
-export function writeJson(res: ServerResponse, parts: readonly string[]): void {
+function writeJson(res: ServerResponse, parts: readonly string[]): void {
   const body = joinMessages(parts);
   res.writeHead(200, [
     'Content-Type',
@@ -35,29 +35,6 @@ export function writeJson(res: ServerResponse, parts: readonly string[]): void {
     String(Buffer.byteLength(body)),
   ]);
   res.end(body);
-}
-
-/** Hands a parsed batch to the core and watches the exchange if the core holds it. */
-export function dispatch(server: BayeuxServer, exchange: HttpExchange, batch: unknown[], bytes: number): void {
-  let done: void | Promise<void>;
-  try {
-    done = server.processNow(batch, exchange, bytes);
-  } catch (err) {
-    return processFailed(server, exchange, err);
-  }
-  // Most requests (a held heartbeat above all) are handled without a single promise.
-  if (isPromise(done)) done.then(() => watchIfHeld(server, exchange), (err: unknown) => processFailed(server, exchange, err));
-  else watchIfHeld(server, exchange);
-}
-
-function watchIfHeld(server: BayeuxServer, exchange: HttpExchange): void {
-  if (exchange.held !== null) exchange.watch(server);
-}
-
-function processFailed(server: BayeuxServer, exchange: HttpExchange, err: unknown): void {
-  // The core turns failures into replies; this is a last line of defence.
-  server.reportError(err);
-  exchange.fail(400, 'request could not be processed');
 }
 
 class LongPollingTransport implements Transport {
@@ -81,7 +58,7 @@ class LongPollingTransport implements Transport {
         return writeHttpError(res, 400, 'malformed request');
       }
       const exchange = new HttpExchange(req, res, this.connectionType, this.piggyback, writeJson);
-      if (context?.browserCookie) exchange.browserId = context.browserCookie.identify(req, res, batch);
+      if (context) exchange.browserId = context.browserId(req, res, batch);
       dispatch(server, exchange, batch, body!.bytes);
     });
   }

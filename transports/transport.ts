@@ -4,12 +4,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BayeuxServer } from '../lib/server.js';
-import type { BrowserCookie } from './browser-cookie.js';
 
 /** What the handler passes on to its transports with each request. */
 export interface HandlerContext {
-  /** The browser cookie in use (see `HandlerOptions.browserCookie`), or null when off. */
-  readonly browserCookie: BrowserCookie | null;
+  /**
+   * The browser a request comes from (its `BAYEUX_BROWSER` cookie; a handshake without one
+   * is given a new one), or undefined when browser cookies are off or the request has none.
+   * `messages` are the request's parsed messages.
+   */
+  browserId(req: IncomingMessage, res: ServerResponse, messages: readonly unknown[]): string | undefined;
 }
 
 /** A pluggable transport (long-polling, callback-polling, iframe, …). */

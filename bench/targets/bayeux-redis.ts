@@ -3,7 +3,8 @@
  * `bayeux`; the Redis is the one the bench started for the run (`config.redisUrl`).
  * Several of these processes on one Redis form a cluster (the `scale100k` run).
  */
-import { BayeuxServer, redisEngine } from '../../lib/index.js';
+import { BayeuxServer } from '../../index.js';
+import { redisEngine } from '../../redis.js';
 import { runTarget } from './host.js';
 import { mountBayeux } from './mount-bayeux.js';
 

@@ -2,7 +2,7 @@
  * Target: bayeux-server (this repository) on the in-memory engine, mounted with
  * createHandler on plain node:http.
  */
-import { BayeuxServer } from '../../lib/index.js';
+import { BayeuxServer } from '../../index.js';
 import { runTarget } from './host.js';
 import { mountBayeux } from './mount-bayeux.js';
 

@@ -5,7 +5,7 @@
  * measure what it costs).
  */
 import type http from 'node:http';
-import { createHandler, type BayeuxServer } from '../../lib/index.js';
+import { createHandler, type BayeuxServer } from '../../index.js';
 import type { TargetConfig } from '../shared/protocol.js';
 import type { TargetHooks } from './host.js';
 

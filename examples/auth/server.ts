@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BayeuxServer, createHandler, type BayeuxServerOptions } from '../../lib/index.js';
+import { BayeuxServer, createHandler, type BayeuxServerOptions } from '../../index.js';
 import { tokenAuth, type TokenAuth } from './token-auth.js';
 
 const TOKENS = new Map([

@@ -13,12 +13,12 @@
  * Nothing is shared between requests: the user found by `canHandshake` travels from the
  * policy to the reply on the handshake message itself (a WeakMap keyed by that object).
  */
-import type { Awaitable, BayeuxServer, Extension, Message, RequestContext, SecurityPolicy } from '../../lib/index.js';
+import type { BayeuxServer, Extension, Message, RequestContext, SecurityPolicy } from '../../index.js';
 
 /** Options for {@link tokenAuth}. */
 export interface TokenAuthOptions {
   /** Resolves the user a token belongs to, or null when the token is not valid. */
-  verify(token: string, request: RequestContext): Awaitable<string | null>;
+  verify(token: string, request: RequestContext): string | null | Promise<string | null>;
 }
 
 /** What {@link tokenAuth} returns: pass `policy` to the server, then call `install`. */

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
-import { BayeuxServer, expressMiddleware, type Message, type ServerSession } from '../../lib/index.js';
+import { BayeuxServer, createHandler, type Message, type ServerSession } from '../../index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAX_NAME = 24;
@@ -35,7 +35,7 @@ export function createDemo(options: DemoOptions = {}): Demo {
   const bayeux = new BayeuxServer();
   const app = express();
 
-  app.use('/cometd', expressMiddleware(bayeux));
+  app.use('/cometd', createHandler(bayeux));
   // The CometD client is a set of ES modules importing each other by relative path: serve the
   // package directory as it is, and the browser imports /vendor/cometd/cometd.js.
   const cometdDir = dirname(createRequire(import.meta.url).resolve('cometd'));

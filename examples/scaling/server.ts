@@ -17,7 +17,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BayeuxServer, ackExtension, createHandler, redisEngine } from '../../lib/index.js';
+import { BayeuxServer, ackExtension, createHandler } from '../../index.js';
+import { redisEngine } from '../../redis.js';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const port = Number(process.env.PORT ?? 0);

@@ -6,22 +6,22 @@
  * frequent request a server sees, and each promise on its path costs an allocation and a
  * microtask.
  */
-import type { BatchState } from '../batch.js';
-import { isPromise, type ConnectResult, type Mail } from '../engine.js';
+import type { RequestState } from './handler.js';
+import { isPromise, type ConnectResult, type Mail } from '../engines/engine.js';
 import { Errors } from '../errors.js';
 import { HeldConnect } from '../held-connects.js';
 import type { Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
-import type { BayeuxServer } from '../server.js';
+import type { Core } from '../core.js';
 
-export function handleConnect(server: BayeuxServer, message: Message, state: BatchState): Reply | null | Promise<Reply | null> {
+export function handleConnect(core: Core, message: Message, state: RequestState): Reply | null | Promise<Reply | null> {
   const clientId = message.clientId;
   if (clientId === undefined) return failure(message, Errors.clientIdMissing());
   const type = message.connectionType;
-  if (type !== undefined && !server.acceptedTypes.has(type)) {
+  if (type !== undefined && !core.acceptedTypes.has(type)) {
     return failure(message, Errors.connectionTypeUnsupported(type));
   }
-  const { options, connects } = server;
+  const { options, connects } = core;
   const asked = message.advice?.timeout;
   const timeout = asked === undefined ? options.timeout : Math.min(asked, options.timeout);
   const canHold = state.size === 1 && timeout > 0;
@@ -31,26 +31,26 @@ export function handleConnect(server: BayeuxServer, message: Message, state: Bat
   if (older && !older.persistent) {
     // Mail is being taken for the older one right now: let it go out there (or back to the
     // front of the queue) first, or this connect could take newer mail ahead of it.
-    if (older.settling !== null) return older.settling.then(() => handleConnect(server, message, state));
+    if (older.settling !== null) return older.settling.then(() => handleConnect(core, message, state));
     connects.supersede(older);
   }
 
-  const begun = server.engine.beginConnect(clientId, canHold);
-  if (isPromise(begun)) return begun.then((r) => connectBegun(server, message, state, clientId, timeout, r));
-  return connectBegun(server, message, state, clientId, timeout, begun);
+  const begun = core.engine.beginConnect(clientId, canHold);
+  if (isPromise(begun)) return begun.then((r) => connectBegun(core, message, state, clientId, timeout, r));
+  return connectBegun(core, message, state, clientId, timeout, begun);
 }
 
 function connectBegun(
-  server: BayeuxServer,
+  core: Core,
   message: Message,
-  state: BatchState,
+  state: RequestState,
   clientId: string,
   timeout: number,
   r: ConnectResult | null,
 ): Reply | null | Promise<Reply | null> {
   if (r === null) return failure(message, Errors.sessionUnknown());
   state.sessionId = clientId;
-  const { options, engine, connects } = server;
+  const { options, engine, connects } = core;
 
   if (r.held) {
     const racing = connects.get(clientId);
@@ -59,10 +59,10 @@ function connectBegun(
     const browser = state.exchange.browserId;
     const limit = options.maxSessionsPerBrowser;
     if (browser !== undefined && limit >= 0 && connects.browserHolds(browser) >= limit) {
-      return pollInstead(server, message, state, clientId);
+      return pollInstead(core, message, state, clientId);
     }
     // Extensions that look at the reply may want the request it answers (timesync does).
-    const keep = server.extensions.hasOutgoing || server.sessionExtensions.has(clientId);
+    const keep = core.extensions.seesOutgoing(clientId);
     const exchange = state.exchange;
     const h = new HeldConnect(clientId, message.id, exchange, false, keep ? message : null);
     connects.hold(h, timeout);
@@ -72,13 +72,13 @@ function connectBegun(
   }
   if (r.messages !== null) addMail(state, r.messages);
   const ended = engine.endConnect(clientId, options.interval + options.maxInterval, false);
-  const reply = success(message, { advice: server.advice });
+  const reply = success(message, { advice: core.advice });
   return isPromise(ended) ? ended.then(() => reply) : reply;
 }
 
 /** Answers at once with a polling interval and the `multiple-clients` advice. */
-async function pollInstead(server: BayeuxServer, message: Message, state: BatchState, clientId: string): Promise<Reply> {
-  const { options, engine } = server;
+async function pollInstead(core: Core, message: Message, state: RequestState, clientId: string): Promise<Reply> {
+  const { options, engine } = core;
   const taken = engine.endConnect(clientId, options.multiSessionInterval + options.maxInterval, true);
   const mail = isPromise(taken) ? await taken : taken;
   if (mail !== null && mail.length > 0) addMail(state, mail);
@@ -87,7 +87,7 @@ async function pollInstead(server: BayeuxServer, message: Message, state: BatchS
 }
 
 /** Mail taken by this connect goes ahead of the replies (with its ack batch number). */
-function addMail(state: BatchState, mail: Mail): void {
+function addMail(state: RequestState, mail: Mail): void {
   state.mail = state.mail ? state.mail.concat(mail) : mail;
-  state.batch = mail.batch;
+  state.ackBatch = mail.batch;
 }

@@ -3,13 +3,13 @@
  * received (clients key their pending subscriptions by it). Service channels succeed
  * without being recorded: their traffic is answered directly, never broadcast.
  */
-import type { BatchState } from '../batch.js';
+import type { RequestState } from './handler.js';
 import { parseChannel } from '../channel-name.js';
 import { Errors, type BayeuxError } from '../errors.js';
 import type { Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
 import { authorize } from '../security.js';
-import type { BayeuxServer } from '../server.js';
+import type { Core } from '../core.js';
 
 /** The broadcast channels to record, or the error that refuses the whole request. */
 function channelsOf(subscription: unknown, subscribing: boolean): string[] | BayeuxError {
@@ -27,35 +27,35 @@ function channelsOf(subscription: unknown, subscribing: boolean): string[] | Bay
   return record;
 }
 
-export async function handleSubscribe(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply> {
+export async function handleSubscribe(core: Core, message: Message, state: RequestState): Promise<Reply> {
   const echo = { subscription: message.subscription };
   const clientId = message.clientId;
   if (clientId === undefined) return failure(message, Errors.clientIdMissing(), echo);
   const channels = channelsOf(message.subscription, true);
   if (!Array.isArray(channels)) return failure(message, channels, echo);
   if (channels.length === 0) {
-    if (!(await server.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown(), echo);
+    if (!(await core.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown(), echo);
   } else {
-    if (server.options.policy || server.hasAuthorizers) {
-      if (!(await server.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown(), echo);
+    if (core.options.policy || core.hasAuthorizers) {
+      if (!(await core.engine.hasSession(clientId))) return failure(message, Errors.sessionUnknown(), echo);
       for (const c of channels) {
-        const denied = await authorize(server, 'subscribe', c, clientId, message, state.exchange.context);
+        const denied = await authorize(core, 'subscribe', c, clientId, message, state.exchange.context);
         if (denied !== null) return failure(message, denied, echo);
       }
     }
-    const r = await server.engine.subscribe(clientId, channels, server.options.maxSubscriptionsPerSession);
+    const r = await core.engine.subscribe(clientId, channels, core.options.maxSubscriptionsPerSession);
     if (r === 'unknown-session') return failure(message, Errors.sessionUnknown(), echo);
-    if (r === 'limit') return failure(message, Errors.tooManySubscriptions(server.options.maxSubscriptionsPerSession), echo);
-    if (server.listenerCount('subscribe') > 0) {
-      const session = server.session(clientId);
-      for (const c of channels) server.emit('subscribe', session, c);
+    if (r === 'limit') return failure(message, Errors.tooManySubscriptions(core.options.maxSubscriptionsPerSession), echo);
+    if (core.listenerCount('subscribe') > 0) {
+      const session = core.session(clientId);
+      for (const c of channels) core.emit('subscribe', session, c);
     }
   }
   state.sessionId = clientId;
   return success(message, echo);
 }
 
-export async function handleUnsubscribe(server: BayeuxServer, message: Message, state: BatchState): Promise<Reply> {
+export async function handleUnsubscribe(core: Core, message: Message, state: RequestState): Promise<Reply> {
   const echo = { subscription: message.subscription };
   const clientId = message.clientId;
   if (clientId === undefined) return failure(message, Errors.clientIdMissing(), echo);
@@ -63,12 +63,12 @@ export async function handleUnsubscribe(server: BayeuxServer, message: Message, 
   if (!Array.isArray(channels)) return failure(message, channels, echo);
   const known =
     channels.length === 0
-      ? await server.engine.hasSession(clientId)
-      : await server.engine.unsubscribe(clientId, channels);
+      ? await core.engine.hasSession(clientId)
+      : await core.engine.unsubscribe(clientId, channels);
   if (!known) return failure(message, Errors.sessionUnknown(), echo);
-  if (channels.length > 0 && server.listenerCount('unsubscribe') > 0) {
-    const session = server.session(clientId);
-    for (const c of channels) server.emit('unsubscribe', session, c);
+  if (channels.length > 0 && core.listenerCount('unsubscribe') > 0) {
+    const session = core.session(clientId);
+    for (const c of channels) core.emit('unsubscribe', session, c);
   }
   state.sessionId = clientId;
   return success(message, echo);

@@ -12,7 +12,7 @@
  * with `afterTest` are closed, in that order, even when one of them fails to close.
  */
 import type { Browser, BrowserContext } from 'playwright-core';
-import type { BayeuxServerOptions, HandlerOptions } from '../../lib/index.js';
+import type { BayeuxServerOptions, HandlerOptions } from '../../index.js';
 import { launchChromium, openPage, recordRequests, startPageServer, type PageServer, type SeenMessage, type TestPage } from './browser.js';
 
 /** Options for {@link browserSuite}. */

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { BayeuxServer, createHandler, type BayeuxServerOptions, type HandlerOptions } from '../../lib/index.js';
+import { BayeuxServer, createHandler, type BayeuxServerOptions, type HandlerOptions } from '../../index.js';
 
 /** Chromium's flags for a quiet, self-contained headless run (Playwright adds a fresh profile dir). */
 const CHROMIUM_ARGS = [

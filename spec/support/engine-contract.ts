@@ -8,7 +8,7 @@
  * engine's `barrier()` when it has one (every notice sent before it has arrived).
  */
 import { expect } from 'chai';
-import type { ClusterEvent, Engine, EngineListener, SessionRemovedReason } from '../../lib/index.js';
+import type { ClusterEvent, Engine, EngineListener, SessionRemovedReason } from '../../engine.js';
 
 interface Recorded {
   wakes: string[];

@@ -12,7 +12,7 @@ import {
   type BayeuxServerEvents,
   type BayeuxServerOptions,
   type HandlerOptions,
-} from '../../lib/index.js';
+} from '../../index.js';
 
 /** A message as the server wrote it: the specs inspect fields, so values are loosely typed. */
 export type WireMessage = Record<string, unknown> & { channel: string };

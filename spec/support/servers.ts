@@ -12,13 +12,11 @@ import Fastify from 'fastify';
 import Koa from 'koa';
 import {
   BayeuxServer,
-  connectMiddleware,
   createHandler,
-  expressMiddleware,
   fastifyPlugin,
   koaMiddleware,
   type BayeuxServerOptions,
-} from '../../lib/index.js';
+} from '../../index.js';
 
 /** The frameworks the interop specs run every scenario in. */
 export const INTEROP_MOUNTS = ['express', 'koa', 'node:http'] as const;
@@ -128,7 +126,7 @@ function requestListener(mount: Exclude<Mount, 'fastify'>, bayeux: BayeuxServer,
           next();
         });
       }
-      app.use(MOUNT_PATH, expressMiddleware(bayeux));
+      app.use(MOUNT_PATH, createHandler(bayeux));
       app.get(APP_ROUTE, (_req, res) => {
         res.type('text/plain').send(pong);
       });
@@ -136,7 +134,7 @@ function requestListener(mount: Exclude<Mount, 'fastify'>, bayeux: BayeuxServer,
     }
     case 'connect': {
       const app = connect();
-      app.use(MOUNT_PATH, connectMiddleware(bayeux));
+      app.use(MOUNT_PATH, createHandler(bayeux));
       app.use(APP_ROUTE, (_req: http.IncomingMessage, res: http.ServerResponse) => {
         res.setHeader('Content-Type', 'text/plain');
         res.end(pong);

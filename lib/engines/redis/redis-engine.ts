@@ -13,7 +13,7 @@
  * - The process holding a session's connect is recorded in the session; a publish wakes
  *   only the processes that hold a subscriber, once each per bucket, on their own channel.
  * - The connect cycle's calls (begin a connect, take mail, end a hold) asked for in one
- *   tick go out merged, one script call per bucket (lib/redis/op-batch.ts): a publish
+ *   tick go out merged, one script call per bucket (lib/engines/redis/op-batch.ts): a publish
  *   waking thousands of held connects costs a few round trips, not two per session.
  * - Expiry is swept once for the cluster, by whichever process takes the sweep lock.
  * - Cluster events (sessions added and removed, subscriptions), when turned on, go to every
@@ -21,14 +21,15 @@
  * - When Redis cannot be reached, calls reject at once with {@link EngineUnavailableError}
  *   (no offline queue, bounded command time): the core answers `503` with retry advice.
  *
- * See lib/redis/scripts.ts for the key layout.
+ * See lib/engines/redis/scripts.ts for the key layout.
  */
 import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
 import { Cluster, type Redis } from 'ioredis';
-import { expandChannel } from './channel-name.js';
+import { expandChannel } from '../../channel-name.js';
 import {
   EngineUnavailableError,
+  NO_MAIL,
   type ClusterEvent,
   type ConnectResult,
   type Engine,
@@ -37,12 +38,13 @@ import {
   type Mail,
   type SessionRemovedReason,
   type SubscribeResult,
-} from './engine.js';
-import { OpBatch, type BatchOp } from './redis/op-batch.js';
-import { createConnection, validateOptions, type RedisEngineOptions } from './redis/options.js';
-import { SCRIPTS, type ScriptName } from './redis/scripts.js';
+} from '../engine.js';
+import { codedError } from '../../coded-errors.js';
+import { OpBatch, type BatchOp } from './op-batch.js';
+import { createConnection, validateOptions, type RedisEngineOptions } from './options.js';
+import { SCRIPTS, type ScriptName } from './scripts.js';
 
-export type { RedisEngineOptions, RedisNodeAddress } from './redis/options.js';
+export type { RedisEngineOptions, RedisNodeAddress } from './options.js';
 
 const debug = createDebug('bayeux:engine:redis');
 
@@ -50,9 +52,7 @@ type Reply = null | number | string | Reply[];
 type ScriptCall = (...args: (string | number)[]) => Promise<Reply>;
 type Connection = Redis | Cluster;
 
-const EMPTY_FIRST: ConnectResult = Object.freeze({ first: true, messages: null, held: false });
-const HELD: ConnectResult = Object.freeze({ first: false, messages: null, held: true });
-const AGAIN_EMPTY: ConnectResult = Object.freeze({ first: false, messages: null, held: false });
+const { first: FIRST_CONNECT, held: HELD, again: AGAIN_EMPTY } = NO_MAIL;
 
 const REASONS = new Set<SessionRemovedReason>(['disconnect', 'timeout', 'server']);
 /** Redis errors that mean "not now" (a failover, a cluster reconfiguring), not a bug. */
@@ -122,7 +122,7 @@ export class RedisEngine implements Engine {
 
   /** The command connection (for specs and tools: e.g. counting round trips). */
   get client(): Connection {
-    if (!this.redis) throw new Error('bayeux-server: the Redis engine is not open');
+    if (!this.redis) throw codedError('ERR_BAYEUX_ENGINE_CLOSED', 'the Redis engine is not open');
     return this.redis;
   }
 
@@ -374,7 +374,7 @@ export class RedisEngine implements Engine {
     }
     this.lateWakes.delete(clientId);
     if (a.length > 3) return { first, messages: mail(a, 3), held: false };
-    return first ? EMPTY_FIRST : AGAIN_EMPTY;
+    return first ? FIRST_CONNECT : AGAIN_EMPTY;
   }
 
   async endConnect(clientId: string, expiresInMs: number, take: boolean): Promise<Mail | null> {
@@ -397,7 +397,7 @@ export class RedisEngine implements Engine {
     return mail(r as Reply[], 1);
   }
 
-  /** Queues a connect-cycle call for the merged call of its bucket (see lib/redis/op-batch.ts). */
+  /** Queues a connect-cycle call for the merged call of its bucket (see lib/engines/redis/op-batch.ts). */
   private merged(kind: BatchOp<Reply>['kind'], clientId: string, a: string, b: string): Promise<Reply> {
     return new Promise((resolve, reject) => this.ops.add(this.bucketOf(clientId), { kind, clientId, a, b, resolve, reject }));
   }

@@ -8,16 +8,17 @@
  * as they happen, so app code written for the Redis engine's events works here too.
  */
 import createDebug from 'debug';
-import { expandChannel } from './channel-name.js';
-import type {
-  ConnectResult,
-  Engine,
-  EngineConfig,
-  EngineListener,
-  Mail,
-  SessionRemovedReason,
-  SubscribeResult,
-} from './engine.js';
+import { expandChannel } from '../../channel-name.js';
+import {
+  NO_MAIL,
+  type ConnectResult,
+  type Engine,
+  type EngineConfig,
+  type EngineListener,
+  type Mail,
+  type SessionRemovedReason,
+  type SubscribeResult,
+} from '../engine.js';
 
 const debug = createDebug('bayeux:engine:memory');
 
@@ -41,9 +42,7 @@ class MemorySession {
   }
 }
 
-const NOT_CONNECTED: ConnectResult = Object.freeze({ first: true, messages: null, held: false });
-const HELD: ConnectResult = Object.freeze({ first: false, messages: null, held: true });
-const AGAIN_EMPTY: ConnectResult = Object.freeze({ first: false, messages: null, held: false });
+const { first: FIRST_CONNECT, held: HELD, again: AGAIN_EMPTY } = NO_MAIL;
 
 /** The in-memory engine (the default). */
 export class MemoryEngine implements Engine {
@@ -97,7 +96,7 @@ export class MemoryEngine implements Engine {
     if (s.queue !== null || (s.ack !== null && s.ack.sent.length > 0)) {
       return { first, messages: take(s), held: false };
     }
-    if (first) return NOT_CONNECTED;
+    if (first) return FIRST_CONNECT;
     if (hold) {
       s.held = true;
       return HELD;

@@ -36,6 +36,16 @@ export interface ConnectResult {
   readonly held: boolean;
 }
 
+/** The connect results that carry no mail, shared so no engine allocates one per connect. */
+export const NO_MAIL = Object.freeze({
+  /** The first connect after the handshake (never held). */
+  first: Object.freeze({ first: true, messages: null, held: false }) as ConnectResult,
+  /** Recorded as held here. */
+  held: Object.freeze({ first: false, messages: null, held: true }) as ConnectResult,
+  /** Not held (asked not to be), nothing queued. */
+  again: Object.freeze({ first: false, messages: null, held: false }) as ConnectResult,
+});
+
 /** Outcome of a subscribe call. */
 export type SubscribeResult = 'ok' | 'unknown-session' | 'limit';
 
@@ -160,6 +170,8 @@ export function isPromise<T>(v: Awaitable<T>): v is Promise<T> {
  * `retryMs`, instead of a generic internal error.
  */
 export class EngineUnavailableError extends Error {
+  /** Stable code (see docs/errors.md). */
+  readonly code = 'ERR_BAYEUX_ENGINE_UNAVAILABLE';
   constructor(
     message: string,
     /** How long clients should wait before retrying, in ms. */

@@ -3,6 +3,7 @@
  * connections they describe (a single Redis, Sentinel, Cluster, or a client passed in).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { codedTypeError } from '../../coded-errors.js';
 
 /** A Redis node address. */
 export interface RedisNodeAddress {
@@ -68,47 +69,47 @@ export const MAX_BUCKETS = 16384;
 
 function positive(name: string, v: number | undefined): void {
   if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) {
-    throw new TypeError(`bayeux-server: redisEngine option ${name} must be a positive number, got ${String(v)}`);
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine option ${name} must be a positive number, got ${String(v)}`);
   }
 }
 
 export function nodeAddress(n: RedisNodeAddress | string): RedisNodeAddress {
   if (typeof n === 'string') {
     const m = /^(.+):(\d+)$/.exec(n);
-    if (!m) throw new TypeError(`bayeux-server: redisEngine cluster node ${JSON.stringify(n)} is not host:port`);
+    if (!m) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine cluster node ${JSON.stringify(n)} is not host:port`);
     return { host: m[1]!, port: Number(m[2]) };
   }
   if (typeof n?.host !== 'string' || !Number.isInteger(n.port)) {
-    throw new TypeError(`bayeux-server: redisEngine cluster node ${JSON.stringify(n)} needs a host and a port`);
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine cluster node ${JSON.stringify(n)} needs a host and a port`);
   }
   return n;
 }
 
 /** Checks the options once, so a mistake is a clear error at start-up. */
 export function validateOptions(o: RedisEngineOptions): void {
-  if (typeof o !== 'object' || o === null) throw new TypeError('bayeux-server: redisEngine options must be an object');
+  if (typeof o !== 'object' || o === null) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'redisEngine options must be an object');
   const targets = [o.url !== undefined, o.sentinels !== undefined, o.cluster !== undefined, o.client !== undefined].filter(Boolean).length;
-  if (targets > 1) throw new TypeError('bayeux-server: give redisEngine only one of url, sentinels, cluster and client');
+  if (targets > 1) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'give redisEngine only one of url, sentinels, cluster and client');
   if (o.url !== undefined && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url))) {
-    throw new TypeError(`bayeux-server: redisEngine url must be redis://… or rediss://…, got ${JSON.stringify(o.url)}`);
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine url must be redis://… or rediss://…, got ${JSON.stringify(o.url)}`);
   }
   if (o.sentinels !== undefined) {
-    if (!Array.isArray(o.sentinels) || o.sentinels.length === 0) throw new TypeError('bayeux-server: redisEngine sentinels must be a non-empty array');
+    if (!Array.isArray(o.sentinels) || o.sentinels.length === 0) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'redisEngine sentinels must be a non-empty array');
     o.sentinels.forEach(nodeAddress);
-    if (typeof o.name !== 'string' || o.name === '') throw new TypeError('bayeux-server: redisEngine sentinels need the master name (option name)');
+    if (typeof o.name !== 'string' || o.name === '') throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'redisEngine sentinels need the master name (option name)');
   }
   if (o.cluster !== undefined) {
-    if (!Array.isArray(o.cluster) || o.cluster.length === 0) throw new TypeError('bayeux-server: redisEngine cluster must be a non-empty array of nodes');
+    if (!Array.isArray(o.cluster) || o.cluster.length === 0) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'redisEngine cluster must be a non-empty array of nodes');
     o.cluster.forEach(nodeAddress);
   }
   if (o.client !== undefined && !(o.client instanceof Redis || o.client instanceof Cluster)) {
-    throw new TypeError('bayeux-server: redisEngine client must be an ioredis Redis or Cluster');
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'redisEngine client must be an ioredis Redis or Cluster');
   }
   if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix === '' || /[{}]/.test(o.prefix))) {
-    throw new TypeError(`bayeux-server: redisEngine prefix must be a non-empty string without { or }, got ${JSON.stringify(o.prefix)}`);
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine prefix must be a non-empty string without { or }, got ${JSON.stringify(o.prefix)}`);
   }
   if (o.buckets !== undefined && !(Number.isInteger(o.buckets) && o.buckets >= 1 && o.buckets <= MAX_BUCKETS)) {
-    throw new TypeError(`bayeux-server: redisEngine buckets must be an integer from 1 to ${MAX_BUCKETS}, got ${String(o.buckets)}`);
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine buckets must be an integer from 1 to ${MAX_BUCKETS}, got ${String(o.buckets)}`);
   }
   for (const k of ['messageTtlMs', 'connectLeaseMs', 'commandTimeoutMs', 'retryMs', 'sweepBatch', 'indexGraceMs'] as const) positive(k, o[k]);
 }

@@ -1,21 +1,11 @@
 /**
  * Thin adapters for web frameworks: each hands (req, res) to the one HTTP handler and
- * knows its framework, nothing else.
+ * knows its framework, nothing else. Express and Connect need none: the handler is their
+ * middleware as it is (`app.use('/cometd', createHandler(bayeux))`).
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { BayeuxServer } from '../../lib/server.js';
-import { createHandler, type BayeuxHandler, type HandlerOptions } from '../http-handler.js';
-
-/**
- * Express middleware. Mount it on the path: `app.use('/cometd', expressMiddleware(bayeux))`.
- * Works with or without a body parser in front.
- */
-export function expressMiddleware(server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
-  return createHandler(server, options);
-}
-
-/** Connect middleware: `app.use('/cometd', connectMiddleware(bayeux))`. */
-export const connectMiddleware = expressMiddleware;
+import type { BayeuxServer } from '../lib/server.js';
+import { createHandler, type BayeuxHandler, type HandlerOptions } from './http-handler.js';
 
 /** The part of a Koa context the adapter uses (no dependency on Koa's types). */
 interface KoaLikeContext {

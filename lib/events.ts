@@ -1,0 +1,38 @@
+/**
+ * The events a `BayeuxServer` emits, as one typed map (eventemitter3's form).
+ */
+import type { SessionRemovedReason } from './engines/engine.js';
+import type { Message } from './message.js';
+import type { ServerSession } from './server-session.js';
+
+/** Events a {@link BayeuxServer} emits. */
+export interface BayeuxServerEvents {
+  /** A client completed a handshake. */
+  handshake: (session: ServerSession, message: Message) => void;
+  /** A session subscribed to a channel (one event per channel). */
+  subscribe: (session: ServerSession, channel: string) => void;
+  /** A session unsubscribed from a channel. */
+  unsubscribe: (session: ServerSession, channel: string) => void;
+  /** A message was published to a broadcast channel; `session` is null for app-code publishes. */
+  publish: (session: ServerSession | null, channel: string, data: unknown) => void;
+  /** A client sent `/meta/disconnect`. */
+  disconnect: (session: ServerSession) => void;
+  /** A session is gone: disconnected, expired, or removed by the server. */
+  sessionRemoved: (clientId: string, reason: SessionRemovedReason) => void;
+  /** A session's queue reached `maxQueue`; its oldest `dropped` messages were discarded. */
+  queueOverflow: (clientId: string, dropped: number) => void;
+  /** Something failed where no client could be told (an engine call, a listener). */
+  error: (err: unknown) => void;
+  /**
+   * Cluster events: a session was added in any process of the cluster (this one included).
+   * The memory engine always reports them; the Redis engine when created with
+   * `clusterEvents: true` (in every process). For presence across processes.
+   */
+  clusterSessionAdded: (clientId: string) => void;
+  /** Cluster event: a session was removed in any process (once per removal, expiry included). */
+  clusterSessionRemoved: (clientId: string, reason: SessionRemovedReason) => void;
+  /** Cluster event: a session of any process subscribed to a channel (once per new subscription). */
+  clusterSubscribe: (clientId: string, channel: string) => void;
+  /** Cluster event: a session of any process unsubscribed from a channel (not sent when the session is removed). */
+  clusterUnsubscribe: (clientId: string, channel: string) => void;
+}
