@@ -17,6 +17,7 @@ import type { BayeuxServerEvents } from './events.js';
 import type { Exchange } from './exchange.js';
 import { ExtensionPipeline } from './extension-pipeline.js';
 import { HeldConnect, HeldConnects } from './held-connects.js';
+import { logPublish, logSession } from './lifecycle-log.js';
 import { LocalClient } from './local-client.js';
 import type { Advice, Delivery, Reply } from './message.js';
 import { resolveOptions, type BayeuxServerOptions, type ResolvedOptions } from './options.js';
@@ -26,8 +27,6 @@ import { ServerChannel, type PublishOptions } from './server-channel.js';
 import { ServerSession, type Extension } from './server-session.js';
 
 const debug = createDebug('bayeux:server');
-const debugSession = createDebug('bayeux:session');
-const debugPublish = createDebug('bayeux:publish');
 
 /** Connection types a transport announces to the server. */
 export interface ConnectionTypeRegistration {
@@ -135,7 +134,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     const payload = await this.extensions.outgoingDelivery(options.ext ? { channel, data, ext: options.ext } : { channel, data }, null);
     if (payload === null) return 0;
     const n = await this.engine.publish(channel, payload, options.exclude);
-    if (debugPublish.enabled) debugPublish('server published on %s to %d sessions', channel, n);
+    if (logPublish.enabled) logPublish('app code published on %s to %d sessions', channel, n);
     if (this.listenerCount('publish') > 0) this.emit('publish', null, channel, data);
     return n;
   }
@@ -279,7 +278,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     this.extensions.forgetSession(clientId);
     const h = this.connects.get(clientId);
     if (h) this.connects.supersede(h, NONE_ADVICE_JSON, notice);
-    debugSession('%s removed (%s)', clientId, reason);
+    logSession('%s removed (%s)', clientId, reason);
     if (this.listenerCount('sessionRemoved') > 0) this.emit('sessionRemoved', clientId, reason);
   }
 

@@ -5,6 +5,7 @@
 import type { RequestState } from './handler.js';
 import { newClientId } from '../client-id.js';
 import { Errors } from '../errors.js';
+import { logSession } from '../lifecycle-log.js';
 import type { Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
 import type { Core } from '../core.js';
@@ -34,6 +35,10 @@ export async function handleHandshake(core: Core, message: Message, state: Reque
   // state.sessionId stays unset: nothing piggy-backs on a handshake response. The reply must
   // come first and alone (dojox reads element [0]; CometD-JS expects no mail before its first
   // connect); mail queued meanwhile (by a handshake listener) goes out with the first connect.
+  if (logSession.enabled) {
+    const request = state.exchange.context;
+    logSession('handshake %s from %s over %s', clientId, request.local ? 'this process' : (request.remoteAddress ?? 'unknown'), state.exchange.connectionType);
+  }
   const types = core.connectionTypes.length > 0 ? core.connectionTypes : [state.exchange.connectionType];
   if (core.listenerCount('handshake') > 0) core.emit('handshake', core.session(clientId), message);
   return success(message, {

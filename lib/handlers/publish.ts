@@ -5,6 +5,7 @@
  */
 import type { RequestState } from './handler.js';
 import { Errors } from '../errors.js';
+import { logPublish } from '../lifecycle-log.js';
 import type { Delivery, Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
 import { authorize } from '../security.js';
@@ -32,7 +33,8 @@ export async function handlePublish(core: Core, message: Message, state: Request
   const payload = await core.extensions.outgoingDelivery(delivery, session);
   if (payload !== null) {
     const toPublisher = core.channels.get(channel)?.broadcastToPublisher ?? core.options.broadcastToPublisher;
-    await core.engine.publish(channel, payload, toPublisher ? undefined : clientId);
+    const n = await core.engine.publish(channel, payload, toPublisher ? undefined : clientId);
+    if (logPublish.enabled) logPublish('%s published on %s to %d sessions', clientId, channel, n);
   }
   if (session !== null && core.listenerCount('publish') > 0) core.emit('publish', session, channel, message.data);
   return success(message);

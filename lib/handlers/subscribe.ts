@@ -6,6 +6,7 @@
 import type { RequestState } from './handler.js';
 import { parseChannel } from '../channel-name.js';
 import { Errors, type BayeuxError } from '../errors.js';
+import { logSubscription } from '../lifecycle-log.js';
 import type { Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
 import { authorize } from '../security.js';
@@ -46,6 +47,7 @@ export async function handleSubscribe(core: Core, message: Message, state: Reque
     const r = await core.engine.subscribe(clientId, channels, core.options.maxSubscriptionsPerSession);
     if (r === 'unknown-session') return failure(message, Errors.sessionUnknown(), echo);
     if (r === 'limit') return failure(message, Errors.tooManySubscriptions(core.options.maxSubscriptionsPerSession), echo);
+    if (logSubscription.enabled) logSubscription('%s subscribed to %s', clientId, channels.join(', '));
     if (core.listenerCount('subscribe') > 0) {
       const session = core.session(clientId);
       for (const c of channels) core.emit('subscribe', session, c);
@@ -66,6 +68,7 @@ export async function handleUnsubscribe(core: Core, message: Message, state: Req
       ? await core.engine.hasSession(clientId)
       : await core.engine.unsubscribe(clientId, channels);
   if (!known) return failure(message, Errors.sessionUnknown(), echo);
+  if (channels.length > 0 && logSubscription.enabled) logSubscription('%s unsubscribed from %s', clientId, channels.join(', '));
   if (channels.length > 0 && core.listenerCount('unsubscribe') > 0) {
     const session = core.session(clientId);
     for (const c of channels) core.emit('unsubscribe', session, c);
