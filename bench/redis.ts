@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { BenchConfig } from './config.js';
 import { ROOT, sleep, startTarget, startWorkers, type WorkerProc } from './harness.js';
 import { fmt, machine, markdownTable, medians, textTable, writeBetweenMarkers, type Runs, type Table } from './report.js';
-import { runScenario, type ScenarioOutcome } from './run.js';
+import { runScenario, type ScenarioOutcome } from './run-scenario.js';
 import { Generator, PATH, withRig, type Log, type MetricRow, type Metrics, type Scenario } from './scenarios/common.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { publishScenario } from './scenarios/publish.js';

@@ -19,7 +19,7 @@ import { describeFlags, parseArgs, type BenchConfig } from './config.js';
 import { killAllChildren, ROOT } from './harness.js';
 import { heapDiff } from './heap-diff.js';
 import { profileReport } from './profile-top.js';
-import { cpuNote, MachineCpu, type CpuSplit } from './machine-cpu.js';
+import { cpuNote, type CpuSplit } from './machine-cpu.js';
 import {
   configSummary,
   goals,
@@ -33,53 +33,14 @@ import {
   type Runs,
 } from './report.js';
 import { churnScenario } from './scenarios/churn.js';
-import type { Log, Metrics, Scenario } from './scenarios/common.js';
+import type { Scenario } from './scenarios/common.js';
 import { fanoutScenario } from './scenarios/fanout.js';
 import { idle } from './scenarios/idle.js';
 import { publishScenario } from './scenarios/publish.js';
 import { redisCompare } from './redis.js';
+import { runScenario, SCENARIOS, type ScenarioOutcome } from './run-scenario.js';
 import { loadScale, printScale, saveScale, scale100k, writeScaleDoc } from './scale.js';
 import type { TargetName } from './shared/protocol.js';
-
-export const SCENARIOS: Record<string, Scenario> = {
-  idle,
-  fanout: fanoutScenario,
-  'fan-out': fanoutScenario,
-  publish: publishScenario,
-  churn: churnScenario,
-};
-
-export interface ScenarioOutcome {
-  scenario: Scenario;
-  runs: Runs;
-  medians: Map<TargetName, Metrics>;
-  /** Failures, as "target round: message". */
-  failures: string[];
-  /** Machine CPU while it ran: this bench's own and other work. */
-  cpu: CpuSplit | null;
-}
-
-/** Runs one scenario: `rounds` rounds, each over every target in order (A B C D A B C D …). */
-export async function runScenario(scenario: Scenario, cfg: BenchConfig, log: Log = (l) => process.stderr.write(l + '\n')): Promise<ScenarioOutcome> {
-  const runs: Runs = new Map(cfg.targets.map((t) => [t, [] as Metrics[]]));
-  const failures: string[] = [];
-  const cpu = MachineCpu.start();
-  for (let round = 1; round <= cfg.rounds; round++) {
-    for (const target of cfg.targets) {
-      log(`  ${scenario.name} round ${round}/${cfg.rounds}: ${target}`);
-      try {
-        runs.get(target)!.push(await scenario.run(target, cfg, log));
-      } catch (err) {
-        const msg = `${target} round ${round}: ${(err as Error)?.stack ?? String(err)}`;
-        failures.push(msg);
-        log(`    FAILED ${msg}`);
-        killAllChildren();
-      }
-    }
-  }
-  // Each run stops (and so reaps) every process it started.
-  return { scenario, runs, medians: medians(runs), failures, cpu: cpu.finish() };
-}
 
 function printOutcome(o: ScenarioOutcome, cfg: BenchConfig): void {
   const t = scenarioTable(o.scenario, cfg, o.medians);

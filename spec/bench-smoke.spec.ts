@@ -13,7 +13,7 @@ import { killAllChildren } from '../bench/harness.js';
 import { BEGIN_MARK, END_MARK, goals, markdownTable, markers, scenarioTable, writeBetweenMarkers } from '../bench/report.js';
 import { cpuNote } from '../bench/machine-cpu.js';
 import { countRoundTrips } from '../bench/redis.js';
-import { runScenario, SCENARIOS, type ScenarioOutcome } from '../bench/run.js';
+import { runScenario, SCENARIOS, type ScenarioOutcome } from '../bench/run-scenario.js';
 import { scale100k } from '../bench/scale.js';
 import type { Metrics } from '../bench/scenarios/common.js';
 import type { TargetName } from '../bench/shared/protocol.js';

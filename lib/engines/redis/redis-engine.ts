@@ -68,8 +68,9 @@ function mail(r: Reply[], from: number): Mail {
 
 /** The Redis engine. Create it with {@link redisEngine}. */
 export class RedisEngine implements Engine {
-  /** This process's id in the cluster (names its wake channel). */
+  /** @internal This process's id in the cluster (names its wake channel). */
   readonly processId = randomBytes(8).toString('hex');
+  /** The prefix of every key and channel name this engine uses (option `prefix`). */
   readonly prefix: string;
   /** Number of buckets sessions are spread over. */
   readonly buckets: number;
@@ -120,13 +121,13 @@ export class RedisEngine implements Engine {
     return `${this.prefix}:ev`;
   }
 
-  /** The command connection (for specs and tools: e.g. counting round trips). */
+  /** @internal The command connection (for specs and tools: e.g. counting round trips). */
   get client(): Connection {
     if (!this.redis) throw codedError('ERR_BAYEUX_ENGINE_CLOSED', 'the Redis engine is not open');
     return this.redis;
   }
 
-  /** The bucket of a session: a hash of its id (FNV-1a), the same in every process. */
+  /** @internal The bucket of a session: a hash of its id (FNV-1a), the same in every process. */
   bucketOf(clientId: string): number {
     if (this.buckets === 1) return 0;
     let h = 0x811c9dc5;
@@ -134,7 +135,7 @@ export class RedisEngine implements Engine {
     return (h >>> 0) % this.buckets;
   }
 
-  /** The key of a session's hash (its other keys share its hash slot). For specs and tools. */
+  /** @internal The key of a session's hash (its other keys share its hash slot). For specs and tools. */
   sessionKey(clientId: string): string {
     return `${this.tags[this.bucketOf(clientId)]}:s:${clientId}`;
   }
@@ -200,7 +201,7 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Resolves once every notice Redis sent to this process before now has been handled (a
+   * @internal Resolves once every notice Redis sent to this process before now has been handled (a
    * message to ourselves through our own pub/sub channel; on a Cluster, one through each
    * master, as notices from different nodes travel separately). For specs and tools.
    */
