@@ -39,7 +39,6 @@ import {
   type SessionRemovedReason,
   type SubscribeResult,
 } from '../engine.js';
-import { codedError } from '../../coded-errors.js';
 import { OpBatch, type BatchOp } from './op-batch.js';
 import { createConnection, validateOptions, type RedisEngineOptions } from './options.js';
 import { SCRIPTS, type ScriptName } from './scripts.js';
@@ -123,7 +122,7 @@ export class RedisEngine implements Engine {
 
   /** @internal The command connection (for specs and tools: e.g. counting round trips). */
   get client(): Connection {
-    if (!this.redis) throw codedError('ERR_BAYEUX_ENGINE_CLOSED', 'the Redis engine is not open');
+    if (!this.redis) throw new EngineUnavailableError('the Redis engine is not open', this.options.retryMs ?? 1000);
     return this.redis;
   }
 
