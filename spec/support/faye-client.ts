@@ -32,7 +32,7 @@ type FayeState = (typeof STATES)[keyof typeof STATES];
 interface FayeInternals {
   _state: keyof typeof STATES;
   _advice: { reconnect: string };
-  _dispatcher: { close(): void };
+  _dispatcher: { close(): void; connectionType?: string };
 }
 
 const clients = new Set<FayeClient>();
@@ -95,6 +95,11 @@ export class FayeClient {
     return STATES[(this.client as unknown as FayeInternals)._state];
   }
 
+  /** The connection type of the transport the client selected (undefined before the handshake). */
+  get connectionType(): string | undefined {
+    return (this.client as unknown as FayeInternals)._dispatcher.connectionType;
+  }
+
   /** Handshakes and connects; resolves with the client id. */
   async connect(ms = WAIT_MS): Promise<string> {
     const d = deferred<void>();
@@ -124,10 +129,15 @@ export class FayeClient {
     return settle(this.client.publish(channel, data), `the Faye publish to ${channel}`, ms);
   }
 
-  /** Disconnects; resolves once the server acknowledged (at once if not connected). */
-  async disconnect(ms = WAIT_MS): Promise<void> {
+  /**
+   * Disconnects; resolves once the server acknowledged (true), or at once if the client was
+   * not connected (false). Rejects when the server answers with a failure.
+   */
+  async disconnect(ms = WAIT_MS): Promise<boolean> {
     const p = this.client.disconnect();
-    if (p) await settle(p, 'the Faye disconnect reply', ms);
+    if (!p) return false;
+    await settle(p, 'the Faye disconnect reply', ms);
+    return true;
   }
 
   /**
