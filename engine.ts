@@ -4,6 +4,7 @@
  * as the server option `engine`; docs/design.md describes the contract in prose.
  *
  * @packageDocumentation
+ * @module bayeux-server/engine
  */
 export {
   EngineUnavailableError,

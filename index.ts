@@ -6,6 +6,7 @@
  * `bayeux-server/redis`; the types for writing an engine are `bayeux-server/engine`.
  *
  * @packageDocumentation
+ * @module bayeux-server
  */
 export { BayeuxServer, type ConnectionTypeRegistration } from './lib/server.js';
 export type { BayeuxServerEvents } from './lib/events.js';

@@ -10,6 +10,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module bayeux-server/redis
  */
 export { redisEngine, type RedisEngine } from './lib/engines/redis/redis-engine.js';
 export type { RedisEngineOptions, RedisNodeAddress } from './lib/engines/redis/options.js';

@@ -83,7 +83,10 @@ export const Errors = {
 export class BayeuxErrorException extends Error {
   /** Stable code (see docs/errors.md); the Bayeux error itself is on `bayeux`. */
   readonly code = 'ERR_BAYEUX_MESSAGE_REFUSED';
-  constructor(readonly bayeux: BayeuxError) {
+  constructor(
+    /** The error the refused message is answered with. */
+    readonly bayeux: BayeuxError,
+  ) {
     super(bayeux.error);
     this.name = 'BayeuxErrorException';
   }

@@ -40,7 +40,14 @@ export interface SecurityPolicy {
 export type Operation = 'create' | 'subscribe' | 'publish';
 
 /** An authorizer's answer: grant, deny (optionally with a reason), or no opinion. */
-export type AuthorizerResult = 'grant' | 'ignore' | 'deny' | { deny: string };
+export type AuthorizerResult =
+  | 'grant'
+  | 'ignore'
+  | 'deny'
+  | {
+      /** The reason, sent as the argument of the error (`403:<reason>:<operation>_denied`) instead of `denied_by_authorizer`. */
+      deny: string;
+    };
 
 /** A per-channel rule, added with `server.channel(pattern).addAuthorizer(...)`. */
 export type Authorizer = (

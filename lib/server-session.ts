@@ -51,7 +51,17 @@ export interface ExtensionContext {
  * `outgoing` may change the message or return a replacement; `null` drops it.
  */
 export interface Extension {
+  /**
+   * Called for each message a client (or a `LocalClient`) sends, before the server handles it.
+   * Return nothing to keep the (possibly changed) message, a message to replace it, or
+   * `null` to delete it.
+   */
   incoming?(message: Message, context: ExtensionContext): Awaitable<Message | null | undefined | void>;
+  /**
+   * Called for each reply and each delivery before it is written (server-wide hooks see a
+   * broadcast once, for all its receivers). Return nothing to keep the (possibly changed)
+   * message, a message to replace it, or `null` to drop it.
+   */
   outgoing?(message: OutgoingMessage, context: ExtensionContext): Awaitable<OutgoingMessage | null | undefined | void>;
 }
 

@@ -7,11 +7,19 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { BayeuxServer } from '../lib/server.js';
 import { createHandler, type BayeuxHandler, type HandlerOptions } from './http-handler.js';
 
-/** The part of a Koa context the adapter uses (no dependency on Koa's types). */
+/**
+ * The part of a Koa context the adapter uses (no dependency on Koa's types).
+ *
+ * @inline
+ */
 interface KoaLikeContext {
+  /** The Node request. */
   req: IncomingMessage;
+  /** The Node response, written by the handler. */
   res: ServerResponse;
+  /** Set to false for Bayeux requests, so that Koa leaves the response alone. */
   respond?: boolean;
+  /** Koa's request; a body parser that ran first leaves the parsed body here. */
   request: { body?: unknown };
 }
 
@@ -35,8 +43,13 @@ export function koaMiddleware(server: BayeuxServer, options: HandlerOptions = {}
   };
 }
 
-/** The part of a Fastify instance the adapter uses. */
+/**
+ * The part of a Fastify instance the adapter uses.
+ *
+ * @inline
+ */
 interface FastifyLike {
+  /** Registers the `onRequest` hook that hands Bayeux requests to the handler. */
   addHook(
     name: 'onRequest',
     hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }, done: () => void) => void,

@@ -21,7 +21,10 @@ export type Awaitable<T> = T | Promise<T>;
  * Messages taken for one response. For a session with acknowledged delivery, `batch` is
  * the batch number they were sent under (the client acknowledges it on its next connect).
  */
-export type Mail = string[] & { batch?: number };
+export type Mail = string[] & {
+  /** The batch number, for a session with acknowledged delivery; absent otherwise. */
+  batch?: number;
+};
 
 /** Why a session went away. */
 export type SessionRemovedReason = 'disconnect' | 'timeout' | 'server';
@@ -55,10 +58,36 @@ export type SubscribeResult = 'ok' | 'unknown-session' | 'limit';
  * or removed. A removed session's subscriptions end with it, without `unsubscribed` events.
  */
 export type ClusterEvent =
-  | { readonly type: 'sessionAdded'; readonly clientId: string }
-  | { readonly type: 'sessionRemoved'; readonly clientId: string; readonly reason: SessionRemovedReason }
-  | { readonly type: 'subscribed'; readonly clientId: string; readonly channel: string }
-  | { readonly type: 'unsubscribed'; readonly clientId: string; readonly channel: string };
+  | {
+      /** A session was created (handshake). */
+      readonly type: 'sessionAdded';
+      /** The session's id. */
+      readonly clientId: string;
+    }
+  | {
+      /** A session was removed; its subscriptions went with it. */
+      readonly type: 'sessionRemoved';
+      /** The session's id. */
+      readonly clientId: string;
+      /** Why it was removed. */
+      readonly reason: SessionRemovedReason;
+    }
+  | {
+      /** A session subscribed to a channel. */
+      readonly type: 'subscribed';
+      /** The session's id. */
+      readonly clientId: string;
+      /** The channel (or pattern) subscribed to. */
+      readonly channel: string;
+    }
+  | {
+      /** A session unsubscribed from a channel. */
+      readonly type: 'unsubscribed';
+      /** The session's id. */
+      readonly clientId: string;
+      /** The channel (or pattern) unsubscribed from. */
+      readonly channel: string;
+    };
 
 /** Callbacks from the engine into the process that opened it. */
 export interface EngineListener {

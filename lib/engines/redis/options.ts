@@ -7,7 +7,9 @@ import { codedTypeError } from '../../coded-errors.js';
 
 /** A Redis node address. */
 export interface RedisNodeAddress {
+  /** Host name or IP address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
