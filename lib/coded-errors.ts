@@ -16,8 +16,6 @@ export const ERROR_CODES = {
   ERR_BAYEUX_INVALID_ARGUMENT: 'an argument is invalid',
   /** The engine's store cannot be reached (e.g. Redis is down); retry later. */
   ERR_BAYEUX_ENGINE_UNAVAILABLE: 'the engine is unavailable',
-  /** The engine was used before it was opened, or after it was closed. */
-  ERR_BAYEUX_ENGINE_CLOSED: 'the engine is not open',
   /** The server refused a message of an in-process client (the Bayeux error is on `bayeux`). */
   ERR_BAYEUX_MESSAGE_REFUSED: 'the server refused the message',
   /** An in-process request could not be processed at all (e.g. the server is closed). */
@@ -29,6 +27,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** An error with a stable {@link ErrorCode}. */
 export interface CodedError extends Error {
+  /** Which error this is: test it rather than the message text, which may change. */
   readonly code: ErrorCode;
 }
 

@@ -58,17 +58,12 @@ export const MessageSchema = z.looseObject({
 
 /**
  * An inbound message after schema validation. Fields other than those listed are kept as
- * the client sent them.
- *
- * @interface
+ * the client sent them. (An interface, not an alias, so the name survives in signatures
+ * and the API reference.)
  */
-export type Message = z.infer<typeof MessageSchema>;
-/**
- * Advice as sent or received. Fields other than those listed are kept.
- *
- * @interface
- */
-export type Advice = z.infer<typeof AdviceSchema>;
+export interface Message extends z.infer<typeof MessageSchema> {}
+/** Advice as sent or received. Fields other than those listed are kept. */
+export interface Advice extends z.infer<typeof AdviceSchema> {}
 
 /** A reply the server writes for a meta message or a publish. */
 export interface Reply {

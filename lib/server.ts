@@ -131,6 +131,8 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
       throw codedTypeError('ERR_BAYEUX_INVALID_CHANNEL', `cannot publish to ${JSON.stringify(channel)}: not a concrete broadcast channel`);
     }
     if (data === undefined) throw codedTypeError('ERR_BAYEUX_INVALID_ARGUMENT', 'publish needs data (use null for none)');
+    // An engine still connecting (Redis at start-up) is waited for, as requests wait for it.
+    if (this.opening) await this.opening;
     const payload = await this.extensions.outgoingDelivery(options.ext ? { channel, data, ext: options.ext } : { channel, data }, null);
     if (payload === null) return 0;
     const n = await this.engine.publish(channel, payload, options.exclude);

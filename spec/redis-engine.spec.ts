@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { EngineUnavailableError, type EngineListener, type SessionRemovedReason } from '../engine.js';
+import { BayeuxServer } from '../index.js';
 import { RedisEngine } from '../lib/engines/redis/redis-engine.js';
 import type { RedisEngineOptions } from '../redis.js';
 import { engineContract } from './support/engine-contract.js';
@@ -291,6 +292,27 @@ describe('redis engine', function () {
       await dying.close(); // gone without answering its hold
       await waitUntil(() => sweeper.removed.length > 0, 'the orphan to expire', 3000);
       expect(sweeper.removed).to.deep.equal([['orphan', 'timeout']]);
+    });
+  });
+
+  describe('start-up', function () {
+    it('an app publish made right after construction waits for the engine to connect instead of rejecting', async function () {
+      const bayeux = new BayeuxServer({ engine: new RedisEngine({ url: server.url, prefix: nextPrefix() }) });
+      try {
+        const local = await bayeux.localClient();
+        expect(await bayeux.publish('/early', 1)).to.equal(0);
+        await local.subscribe('/early', () => {});
+        expect(await bayeux.publish('/early', 2)).to.equal(1);
+      } finally {
+        await bayeux.close();
+      }
+      const fresh = new BayeuxServer({ engine: new RedisEngine({ url: server.url, prefix: nextPrefix() }) });
+      try {
+        // No await before it: the engine is still connecting.
+        expect(await fresh.publish('/early', 1)).to.equal(0);
+      } finally {
+        await fresh.close();
+      }
     });
   });
 
