@@ -76,15 +76,18 @@ function sources(dir: string): string[] {
 }
 
 /**
- * Transpiles lib/, transports/, extensions/ and the bench's child-process code to .bench-out/build
- * (once per process; type checking is `npm run typecheck`'s job). Relative `.js`
- * imports then resolve to the transpiled files, packages to node_modules.
+ * Transpiles the package (entry files, lib/, transports/, extensions/) and the bench's
+ * child-process code to .bench-out/build (once per process; type checking is `npm run
+ * typecheck`'s job). Relative `.js` imports then resolve to the transpiled files, packages
+ * to node_modules.
  */
 export function buildChildren(): void {
   if (built) return;
-  // The library's own directories (those tsconfig.build.json compiles) and the bench's child code.
+  // The library (what tsconfig.build.json compiles: the entry files and their directories)
+  // and the bench's child code.
+  const entries = ['index.ts', 'redis.ts', 'engine.ts'].map((f) => path.join(ROOT, f));
   const dirs = ['lib', 'transports', 'extensions', 'bench/targets', 'bench/gen', 'bench/shared'];
-  const files = dirs.filter((d) => fs.existsSync(path.join(ROOT, d))).flatMap(sources);
+  const files = entries.concat(dirs.filter((d) => fs.existsSync(path.join(ROOT, d))).flatMap(sources));
   for (const file of files) {
     const out = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
       fileName: file,
