@@ -25,7 +25,7 @@ import type {
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the sources are transpiled for the child processes; `BENCH_BUILD_DIR` keeps two runs from sharing one. */
-const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR ?? path.join('.bench-out', 'build'));
+export const BUILD_DIR = path.resolve(ROOT, process.env.BENCH_BUILD_DIR ?? path.join('.bench-out', 'build'));
 
 const live = new Set<ChildProcess>();
 let handlersInstalled = false;

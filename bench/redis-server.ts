@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { buildChildren, ROOT, trackChild } from './harness.js';
+import { BUILD_DIR, buildChildren, trackChild } from './harness.js';
 
 /** A free TCP port on 127.0.0.1 (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -222,12 +222,12 @@ function sha1(s: string): string {
 }
 
 /**
- * SHA-1 → script name, from the transpiled copy of lib/redis/scripts.ts the targets run
+ * SHA-1 → script name, from the transpiled copy of lib/engines/redis/scripts.ts the targets run
  * (so a script edited since cannot be misnamed).
  */
 async function scriptNames(): Promise<Map<string, string>> {
   buildChildren();
-  const file = path.join(ROOT, '.bench-out', 'build', 'lib', 'redis', 'scripts.js');
+  const file = path.join(BUILD_DIR, 'lib', 'engines', 'redis', 'scripts.js');
   const mod = (await import(pathToFileURL(file).href + `?t=${Date.now()}`)) as { SCRIPTS?: Record<string, unknown> };
   const out = new Map<string, string>();
   for (const [name, def] of Object.entries(mod.SCRIPTS ?? {})) {
