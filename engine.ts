@@ -15,6 +15,7 @@ export {
   type ConnectResult,
   type Engine,
   type EngineConfig,
+  type EngineHealth,
   type EngineListener,
   type Mail,
   type SessionRemovedReason,

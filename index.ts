@@ -8,9 +8,9 @@
  * @packageDocumentation
  * @module bayeux-server
  */
-export { BayeuxServer, type ConnectionTypeRegistration } from './lib/server.js';
+export { BayeuxServer, type ConnectionTypeRegistration, type EngineStatus } from './lib/server.js';
 export type { BayeuxServerEvents } from './lib/events.js';
-export type { BayeuxServerOptions } from './lib/options.js';
+export type { BayeuxServerOptions, DrainOptions } from './lib/options.js';
 export { ServerChannel, type MessageListener, type PublishOptions } from './lib/server-channel.js';
 export { ServerSession, type DeliverFields, type Extension, type ExtensionContext, type OutgoingMessage } from './lib/server-session.js';
 export { LocalClient, type LocalCallback, type LocalClientEvents } from './lib/local-client.js';

@@ -3,11 +3,14 @@
  * `AckExtension` and dojox's `ack`), written against the public extension API.
  *
  * Wire protocol: the client offers `ext.ack: true` on its handshake and the reply says
- * whether the server agrees. Each connect reply then carries `ext.ack: <batch>`, the number
- * of the batch of messages in that response, and the client's next connect sends back the
- * last batch it received. The engine keeps every delivered message until its batch is
- * acknowledged and sends the unacknowledged ones again, ahead of newer mail, so a
- * response lost on the way (a dropped connection, a proxy cut) costs nothing.
+ * whether the server agrees. Each successful connect reply then carries `ext.ack: <batch>`,
+ * the number of the batch of messages in that response — a reply without messages the
+ * latest number handed out, as CometD's server numbers every connect reply — and the
+ * client's next connect sends back the last batch it received. The engine keeps every
+ * delivered message until its batch is acknowledged and sends the unacknowledged ones
+ * again, ahead of newer mail, so a response lost on the way (a dropped connection, a proxy
+ * cut) costs nothing; newer mail goes out under a higher number, so acknowledging the
+ * number of a reply without messages drops nothing.
  *
  * Why it is race-safe: the unacknowledged store lives in the engine, next to the queue, and
  * is changed only by atomic engine calls — acknowledging happens before the connect is

@@ -5,7 +5,9 @@
  * server (and the server can import them all).
  */
 import type { EventEmitter } from 'eventemitter3';
+import type { AbuseLimits } from './abuse-limits.js';
 import type { Engine } from './engines/engine.js';
+import type { BayeuxError } from './errors.js';
 import type { BayeuxServerEvents } from './events.js';
 import type { Exchange } from './exchange.js';
 import type { ExtensionPipeline } from './extension-pipeline.js';
@@ -30,10 +32,22 @@ export interface Core
   readonly extensions: ExtensionPipeline;
   /** The `advice` of successful connect and handshake replies. */
   readonly advice: Advice;
+  /** The abuse limits on handshakes (`maxSessionsPerAddress`, …); consulted by handshakes only. */
+  readonly limits: AbuseLimits;
+  /** Set while the server drains (`BayeuxServer.drain`): connects are not held, handshakes refused. */
+  readonly draining: Draining | null;
   /** Connection types advertised in handshake replies, in registration order. */
   readonly connectionTypes: readonly string[];
   /** Every connection type a connect may name (advertised ones and their aliases). */
   readonly acceptedTypes: ReadonlySet<string>;
   /** Processes a batch of raw messages (as `BayeuxServer.process`). */
   process(messages: readonly unknown[], exchange: Exchange, bodyBytes?: number): Promise<void>;
+}
+
+/** @internal How a draining server answers (see `BayeuxServer.drain`). */
+export interface Draining {
+  /** The `advice` of connect replies: reconnect at once (through the balancer, to another process). */
+  readonly connectAdvice: Advice;
+  /** The error a handshake from outside the process is refused with (advice included). */
+  readonly handshakeError: BayeuxError;
 }

@@ -67,6 +67,18 @@ export const Errors = {
   /** 413: one message larger than `maxMessageBytes`. */
   messageTooLarge: (limit: number) => make(413, String(limit), 'message_too_large'),
   /**
+   * 429: a handshake from an address that already has `maxSessionsPerAddress` sessions in
+   * this process; the client handshakes again after `retryMs`.
+   */
+  tooManySessionsFromAddress: (limit: number, retryMs: number) =>
+    make(429, String(limit), 'too_many_sessions_from_address', { reconnect: 'handshake', interval: retryMs }),
+  /**
+   * 429: a handshake from an address that made `maxHandshakesPerSecondPerAddress` already
+   * this second; the client handshakes again after `retryMs` (when the second is over).
+   */
+  tooManyHandshakes: (limit: number, retryMs: number) =>
+    make(429, String(limit), 'too_many_handshakes', { reconnect: 'handshake', interval: retryMs }),
+  /**
    * An error given as its wire string (an extension that set `message.error`, a refused
    * reply seen by an in-process client); the code is read from it, `fallbackCode` if none.
    */
@@ -77,6 +89,18 @@ export const Errors = {
   internal: () => make(500, '', 'internal_error'),
   /** 503: the engine is unreachable; the client should retry later. */
   unavailable: (retryMs: number) => make(503, '', 'engine_unavailable', { reconnect: 'retry', interval: retryMs }),
+  /**
+   * 503: a handshake refused because this process has `maxSessions` sessions; the client
+   * handshakes again after `retryMs`.
+   */
+  tooManySessions: (limit: number, retryMs: number) =>
+    make(503, String(limit), 'too_many_sessions', { reconnect: 'handshake', interval: retryMs }),
+  /**
+   * 503: a handshake refused because this process is draining (`BayeuxServer.drain`, a
+   * rolling deploy): the client handshakes again after `retryMs`, through the load balancer,
+   * with another process.
+   */
+  serverDraining: (retryMs: number) => make(503, '', 'server_draining', { reconnect: 'handshake', interval: retryMs }),
 } as const;
 
 /** A thrown error that carries a Bayeux error, so a listener can refuse with a code. */

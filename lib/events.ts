@@ -21,8 +21,20 @@ export interface BayeuxServerEvents {
   sessionRemoved: (clientId: string, reason: SessionRemovedReason) => void;
   /** A session's queue reached `maxQueue`; its oldest `dropped` messages were discarded. */
   queueOverflow: (clientId: string, dropped: number) => void;
-  /** Something failed where no client could be told (an engine call, a listener). */
+  /**
+   * Something failed where no client could be told (an engine call, a listener). An engine
+   * outage is one `error` (with the `engineDown` cause), not one per call that fails during it.
+   */
   error: (err: unknown) => void;
+  /**
+   * The engine's store cannot be reached any more (the Redis engine: Redis down, or a
+   * failover under way), once per outage, with its cause (usually an `EngineUnavailableError`).
+   * Until `engineUp`, clients get `503::engine_unavailable` and `publish` rejects; calls
+   * failing meanwhile go to the `bayeux:server` debug log only. See `engineStatus`.
+   */
+  engineDown: (cause: unknown) => void;
+  /** The engine's store answers again after an outage (once per outage, after its `engineDown`). */
+  engineUp: () => void;
   /**
    * Cluster events: a session was added in any process of the cluster (this one included).
    * The memory engine always reports them; the Redis engine when created with

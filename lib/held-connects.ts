@@ -37,6 +37,12 @@ export class HeldConnect implements Timed {
     readonly persistent = false,
     /** The connect message, kept only when outgoing extensions will want to see what the reply answers. */
     readonly request: Message | null = null,
+    /**
+     * With acknowledged delivery: the latest batch number when the hold began, which a reply
+     * that takes no mail (a newer connect took over, the session ended) carries. Mail taken
+     * since has higher numbers, so acknowledging it loses nothing.
+     */
+    readonly ackBatch?: number,
   ) {}
 }
 
@@ -183,8 +189,9 @@ export class HeldConnects {
    * whatever is queued. `advice` overrides the connect reply's advice (e.g. `none` on
    * disconnect). `before` goes ahead of everything (e.g. a `/meta/disconnect` message).
    * `ended`: the engine has ended the hold already (it took `messages` with `takeAndEnd`).
+   * Returns a promise when the answer is written later (an asynchronous engine or extensions).
    */
-  release(h: HeldConnect, messages: string[] | null, advice?: string, before?: string, ended = false): void {
+  release(h: HeldConnect, messages: string[] | null, advice?: string, before?: string, ended = false): void | Promise<void> {
     this.forget(h);
     if (h.persistent) return;
     const engine = this.config.engine;
@@ -196,7 +203,7 @@ export class HeldConnects {
     if (messages === null) {
       const taken = engine.endConnect(h.clientId, this.config.expiresInMs(), true);
       if (isPromise(taken)) {
-        taken.then(
+        return taken.then(
           (m) => this.write(h, m ?? [], advice, before),
           (err: unknown) => {
             // The engine failed (e.g. Redis down): answer anyway, so the client does not hang
@@ -205,24 +212,24 @@ export class HeldConnects {
             this.write(h, [], advice, before);
           },
         );
-      } else this.write(h, taken ?? [], advice, before);
-      return;
+      }
+      return this.write(h, taken ?? [], advice, before);
     }
     if (!ended) this.settle(engine.endConnect(h.clientId, this.config.expiresInMs(), false));
-    this.write(h, messages, advice, before);
+    return this.write(h, messages, advice, before);
   }
 
-  private write(h: HeldConnect, messages: string[], advice?: string, before?: string): void {
+  private write(h: HeldConnect, messages: string[], advice?: string, before?: string): void | Promise<void> {
     if (!h.exchange.open) {
       if (messages.length > 0) this.settle(this.config.engine.requeue(h.clientId, messages));
       return;
     }
-    this.send(h, this.config.compose(h, messages, advice, before));
+    return this.send(h, this.config.compose(h, messages, advice, before));
   }
 
-  private send(h: HeldConnect, parts: string[] | Promise<string[]>): void {
-    if (isPromise(parts)) parts.then((p) => h.exchange.send(p), this.config.onError);
-    else h.exchange.send(parts);
+  private send(h: HeldConnect, parts: string[] | Promise<string[]>): void | Promise<void> {
+    if (isPromise(parts)) return parts.then((p) => h.exchange.send(p), this.config.onError);
+    h.exchange.send(parts);
   }
 
   /** The held exchange closed before it was answered (the client went away). */
@@ -241,6 +248,24 @@ export class HeldConnects {
     this.forget(h);
     if (h.persistent || !h.exchange.open) return;
     this.send(h, this.config.compose(h, [], advice, before));
+  }
+
+  /**
+   * Answers every hold now (the server drains), with the session's queued mail and
+   * `advice`; in-process clients' holds stay. A hold whose mail is being taken is answered
+   * once the take is back. Resolves when every answer is written (or found its client gone).
+   */
+  drain(advice: string): Promise<unknown> {
+    const answers: unknown[] = [];
+    for (const h of [...this.holds.values()]) {
+      if (h.persistent) continue;
+      if (h.settling !== null) {
+        // The take answers the hold if it found mail; if not, the hold is still ours to answer.
+        answers.push(h.settling.then(() => (this.holds.get(h.clientId) === h ? this.release(h, null, advice) : undefined)));
+      } else answers.push(this.release(h, null, advice));
+    }
+    debug('draining: answering %d held connects', answers.length);
+    return Promise.allSettled(answers);
   }
 
   /** Answers every hold (server shutdown) with `advice`. */

@@ -8,11 +8,21 @@
  */
 import createDebug from 'debug';
 import { EventEmitter } from 'eventemitter3';
+import { AbuseLimits } from './abuse-limits.js';
 import { parseChannel } from './channel-name.js';
 import { codedTypeError } from './coded-errors.js';
-import { isPromise, type ClusterEvent, type Engine, type Mail, type SessionRemovedReason } from './engines/engine.js';
+import type { Draining } from './core.js';
+import {
+  EngineUnavailableError,
+  isPromise,
+  type ClusterEvent,
+  type Engine,
+  type EngineHealth,
+  type Mail,
+  type SessionRemovedReason,
+} from './engines/engine.js';
 import { MemoryEngine } from './engines/memory/memory-engine.js';
-import { NONE_ADVICE } from './errors.js';
+import { Errors, NONE_ADVICE } from './errors.js';
 import type { BayeuxServerEvents } from './events.js';
 import type { Exchange } from './exchange.js';
 import { ExtensionPipeline } from './extension-pipeline.js';
@@ -20,7 +30,7 @@ import { HeldConnect, HeldConnects } from './held-connects.js';
 import { logPublish, logSession } from './lifecycle-log.js';
 import { LocalClient } from './local-client.js';
 import type { Advice, Delivery, Reply } from './message.js';
-import { resolveOptions, type BayeuxServerOptions, type ResolvedOptions } from './options.js';
+import { resolveDrainOptions, resolveOptions, type BayeuxServerOptions, type DrainOptions, type ResolvedOptions } from './options.js';
 import { processRequest } from './process-request.js';
 import type { SecurityPolicy } from './security.js';
 import { ServerChannel, type PublishOptions } from './server-channel.js';
@@ -36,11 +46,19 @@ export interface ConnectionTypeRegistration {
   readonly aliases?: readonly string[];
 }
 
+/**
+ * The engine's health as {@link BayeuxServer.engineStatus} reports it: `starting` until the
+ * engine has opened, then `up` or `down`.
+ */
+export type EngineStatus = 'starting' | 'up' | 'down';
+
 /** A Bayeux server. Mount it with `createHandler` or one of the framework adapters. */
 export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   /** @internal The options in force (defaults applied). */
   readonly options: ResolvedOptions;
   /** @internal */ readonly engine: Engine;
+  /** @internal Handshake limits per client address and per process. */
+  readonly limits: AbuseLimits;
   /** @internal */ readonly connects: HeldConnects;
   /** @internal */ readonly channels = new Map<string, ServerChannel>();
   /** @internal Server-wide and per-session extensions. */
@@ -54,13 +72,19 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   readonly acceptedTypes = new Set<string>(['in-process']);
   /** @internal Number of authorizers on all channels (0: skip the lookups). */
   authorizerCount = 0;
+  /** @internal Set by {@link drain}: how connects and handshakes are answered from then on. */
+  draining: Draining | null = null;
+  private drained: Promise<boolean> | null = null;
   private opening: Promise<void> | null = null;
   private closed = false;
+  private health: EngineStatus = 'starting';
+  private engineError: unknown = null;
 
   constructor(options: BayeuxServerOptions = {}) {
     super();
     this.options = resolveOptions(options);
     this.engine = this.options.engine ?? new MemoryEngine();
+    this.limits = new AbuseLimits(this.options, this.engine, (err) => this.reportError(err));
     this.advice = Object.freeze({ reconnect: 'retry', interval: this.options.interval, timeout: this.options.timeout });
     this.adviceJson = JSON.stringify(this.advice);
     this.extensions = new ExtensionPipeline(
@@ -79,10 +103,20 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
         sessionRemoved: (clientId, reason) => this.sessionGone(clientId, reason),
         queueOverflow: (clientId, dropped) => this.emit('queueOverflow', clientId, dropped),
         clusterEvent: (event) => this.clusterEvent(event),
+        health: (status, cause) => this.engineHealth(status, cause),
       },
       { maxQueue: this.options.maxQueue, sweepInterval: this.options.sweepInterval },
     );
-    if (isPromise(opened)) this.opening = opened.then(() => void (this.opening = null));
+    // Open, and not reported down meanwhile: up (engines that never report health are always up).
+    const started = (): void => {
+      if (this.health === 'starting') this.health = 'up';
+    };
+    if (isPromise(opened)) {
+      this.opening = opened.then(() => {
+        this.opening = null;
+        started();
+      });
+    } else started();
   }
 
   /**
@@ -206,7 +240,8 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   }
 
   private async composeWithExtensions(h: HeldConnect, mail: Mail, advice?: string, before?: string): Promise<string[]> {
-    const ackBatch = mail.batch;
+    // An answer without a take (superseded, session gone) carries the number of the hold's start.
+    const ackBatch = mail.batch ?? h.ackBatch;
     const parts = await this.extensions.prepareMail(h.clientId, mail);
     const reply = JSON.parse(this.connectReplyJson(h.replyId, advice)) as Reply;
     const out = await this.extensions.outgoingReply(reply, h.clientId, h.exchange.context, h.request ?? undefined, ackBatch);
@@ -239,17 +274,84 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
 
   /**
    * Resolves once the engine is open (for the Redis engine: connected and listening for
-   * notices, or given up after its command timeout). Requests wait for it anyway; await it
-   * before taking traffic when this process must not miss cluster events from the start.
+   * notices, or given up after its command timeout: {@link engineStatus} then says `down`).
+   * Requests wait for it anyway; await it before taking traffic when this process must not
+   * miss cluster events from the start.
    */
   async ready(): Promise<void> {
     if (this.opening) await this.opening;
+  }
+
+  /**
+   * The engine's health, for a readiness probe: `starting` until the engine has opened, `up`
+   * while its store answers, `down` during an outage (the Redis engine while Redis cannot be
+   * reached: clients get `503::engine_unavailable`, `publish` rejects). The in-memory engine
+   * is always `up`. Changes are announced by the `engineDown` and `engineUp` events.
+   */
+  get engineStatus(): EngineStatus {
+    return this.health;
+  }
+
+  /**
+   * What caused the current outage or, once it is over, the last one (usually an
+   * `EngineUnavailableError`); null while the engine has never been down.
+   */
+  get lastEngineError(): unknown {
+    return this.engineError;
   }
 
   /** Creates an in-process client that subscribes and publishes without HTTP. */
   async localClient(): Promise<LocalClient> {
     if (this.opening) await this.opening;
     return LocalClient.create(this);
+  }
+
+  /**
+   * Drains this process before it stops (a rolling deploy; see the SIGTERM recipe in
+   * docs/scaling.md), then {@link close} it:
+   *
+   * - every `/meta/connect` held here is answered now, with the session's queued mail and
+   *   advice to reconnect at once (`{ reconnect: 'retry', interval: 0 }`), and later connects
+   *   are answered at once with that advice instead of being held, so clients move to other
+   *   processes through the load balancer;
+   * - new handshakes are refused with `503::server_draining` and advice to handshake again
+   *   after `handshakeInterval` ms (`{ reconnect: 'handshake' }`); in-process clients are
+   *   still let in;
+   * - publishes, subscribes and the other messages of existing sessions are served as usual.
+   *
+   * Resolves `true` once no connect is held here any more (their answers written), or `false`
+   * if some are still unanswered after `timeout` ms. Calling it again returns the first
+   * call's promise. Rejects with a `TypeError` (`code` `ERR_BAYEUX_INVALID_OPTION`) on a bad
+   * option.
+   *
+   * With the Redis engine nothing is lost: sessions, subscriptions and queued mail are in
+   * Redis, and a client whose next connect reaches another process carries on there with the
+   * same session. With the memory engine the drain works the same, but the sessions live in
+   * this process and end with it: clients then handshake again elsewhere.
+   */
+  drain(options: DrainOptions = {}): Promise<boolean> {
+    if (this.drained) return this.drained;
+    let resolved: Required<DrainOptions>;
+    try {
+      resolved = resolveDrainOptions(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.draining = {
+      connectAdvice: Object.freeze({ reconnect: 'retry', interval: 0, timeout: this.options.timeout }),
+      handshakeError: Errors.serverDraining(resolved.handshakeInterval),
+    };
+    debug('draining: %d connects held here', this.connects.size);
+    const answered = this.connects.drain(JSON.stringify(this.draining.connectAdvice));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, resolved.timeout, false)));
+    this.drained = Promise.race([answered.then(() => true), late]).finally(() => clearTimeout(timer));
+    return this.drained;
+  }
+
+  /** True once {@link drain} has been called. */
+  get isDraining(): boolean {
+    return this.draining !== null;
   }
 
   /**
@@ -278,6 +380,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   /** @internal A session ended: answer a connect it had held here, tell listeners. */
   sessionGone(clientId: string, reason: SessionRemovedReason, notice?: string): void {
     this.extensions.forgetSession(clientId);
+    this.limits.removed(clientId);
     const h = this.connects.get(clientId);
     if (h) this.connects.supersede(h, NONE_ADVICE_JSON, notice);
     logSession('%s removed (%s)', clientId, reason);
@@ -292,6 +395,8 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
           if (this.listenerCount('clusterSessionAdded') > 0) this.emit('clusterSessionAdded', e.clientId);
           break;
         case 'sessionRemoved':
+          // Frees the slot of a session of this process removed by another one.
+          this.limits.removed(e.clientId);
           if (this.listenerCount('clusterSessionRemoved') > 0) this.emit('clusterSessionRemoved', e.clientId, e.reason);
           break;
         case 'subscribed':
@@ -306,8 +411,39 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     }
   }
 
+  /**
+   * The engine reported a transition. An outage is told once (`engineDown`, then `error`
+   * with its cause); the calls that fail during it are not (see {@link reportError}).
+   */
+  private engineHealth(status: EngineHealth, cause?: unknown): void {
+    if (this.closed || status === this.health) return;
+    const was = this.health;
+    this.health = status;
+    try {
+      if (status === 'up') {
+        debug('engine up%s', was === 'down' ? ' again' : '');
+        // Coming up from `starting` is no news: engineUp ends an outage.
+        if (was === 'down') this.emit('engineUp');
+        return;
+      }
+      const err = cause ?? new EngineUnavailableError('the engine is unavailable');
+      this.engineError = err;
+      debug('engine down: %O', err);
+      this.emit('engineDown', err);
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    } catch (err) {
+      // A listener threw: report it, never throw into the engine.
+      this.reportError(err);
+    }
+  }
+
   /** @internal */
   reportError(err: unknown): void {
+    // A call that failed because the engine is down belongs to the outage already reported.
+    if (this.health === 'down' && err instanceof EngineUnavailableError) {
+      debug('during the engine outage: %s', err.message);
+      return;
+    }
     debug('error: %O', err);
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }

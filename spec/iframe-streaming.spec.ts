@@ -329,6 +329,30 @@ describe('iframe streaming', function () {
     expect(deliveries(await poll)).to.deep.equal([{ channel: '/stream/takeover', data: { to: 'the poll' } }]);
   });
 
+  it('signs off with `draining` when the server drains, after answering the held connect with its mail', async function () {
+    await start();
+    const c = await client();
+    await c.mustSubscribe('/stream/drain');
+    const doc = await openFirst(c);
+    await doc.batch(0);
+    await waitForHold(server, c.clientId);
+    // Queued before the hold's wake is flushed: the drain's answer carries it.
+    await server.bayeux.publish('/stream/drain', { n: 1 });
+    const drained = server.bayeux.drain();
+    const batch = await doc.batch(1);
+    expect(deliveries(batch)).to.deep.equal([{ channel: '/stream/drain', data: { n: 1 } }]);
+    expect(connectReply(batch)).to.deep.equal({ channel: '/meta/connect', successful: true, advice: { reconnect: 'retry', interval: 0, timeout: 5000 } });
+    // Not resubmitted here (it would be answered at once, again and again): the next document goes elsewhere.
+    expect(await doc.signOff()).to.equal('draining');
+    expect(await withTimeout(drained, 'the drain to resolve')).to.equal(true);
+    expect(iframe.openDocuments).to.equal(0);
+    // A document opened while draining: one answer, then the sign-off, and its connection ends with it.
+    const next = await openFirst(c);
+    expect(next.headers.get('connection')).to.equal('close');
+    expect(connectReply(await next.batch(0))).to.deep.include({ successful: true, advice: { reconnect: 'retry', interval: 0, timeout: 5000 } });
+    expect(await next.signOff()).to.equal('draining');
+  });
+
   it('stops when the client goes away: nothing held, mail kept for the next connect', async function () {
     await start();
     const c = await client();
@@ -423,7 +447,7 @@ describe('iframe streaming', function () {
     expect(connects[1]).to.deep.equal({ channel: '/meta/connect', connectionType: 'iframe', clientId: c.clientId, ext: { token: 't0k' } });
   });
 
-  it('with acknowledged delivery, ends the document after a numbered answer so the client’s own connect acknowledges it', async function () {
+  it('with acknowledged delivery, ends the document after an answer with mail so the client’s own connect acknowledges it', async function () {
     await start();
     server.bayeux.addExtension(ackExtension());
     const c = await client({ ext: { ack: true } });
@@ -434,9 +458,9 @@ describe('iframe streaming', function () {
         if (message.channel === '/meta/connect') acks.push(message.ext?.ack);
       },
     });
-    // An answer without mail carries no batch number: the document goes on.
+    // An answer without mail is numbered as the client acknowledged already: the document goes on.
     const first = await openFirst(c, { ext: { ack: 0 } });
-    expect(connectReply(await first.batch(0)).ext).to.equal(undefined);
+    expect(connectReply(await first.batch(0)).ext).to.deep.equal({ ack: 0 });
     await waitForHold(server, c.clientId);
     await server.bayeux.publish('/stream/ack', { n: 1 });
     const answer1 = await first.batch(1);

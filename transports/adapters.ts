@@ -4,8 +4,17 @@
  * middleware as it is (`app.use('/cometd', createHandler(bayeux))`).
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import type { BayeuxServer } from '../lib/server.js';
-import { createHandler, type BayeuxHandler, type HandlerOptions } from './http-handler.js';
+import { checkOptions } from './check-options.js';
+import { handlerFor, handlerOptions, type BayeuxHandler, type HandlerOptions } from './http-handler.js';
+
+/** fastifyPlugin takes the mount path from `fastify.register`, so its own options have none. */
+const fastifyOptions = handlerOptions.extend({
+  path: z.undefined({ error: "goes to fastify.register(plugin, { path: '/cometd' }), not to fastifyPlugin" }).optional(),
+});
+/** What the adapter reads of the options Fastify hands the plugin (Fastify adds keys of its own). */
+const fastifyRegisterOptions = z.object({ path: handlerOptions.shape.path });
 
 /**
  * The part of a Koa context the adapter uses (no dependency on Koa's types).
@@ -26,9 +35,10 @@ interface KoaLikeContext {
 /**
  * Koa middleware: `app.use(koaMiddleware(bayeux, { path: '/cometd' }))`. Requests under
  * the path are answered by Bayeux (Koa's own response is switched off); others go on.
+ * The options are checked as `createHandler` checks them.
  */
 export function koaMiddleware(server: BayeuxServer, options: HandlerOptions = {}) {
-  const handler = createHandler(server, options);
+  const handler = handlerFor(server, checkOptions(handlerOptions, options, 'koaMiddleware') as HandlerOptions);
   return async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
     if (!handler.matches(ctx.req.url)) {
       await next();
@@ -59,10 +69,19 @@ interface FastifyLike {
 /**
  * Fastify plugin: `fastify.register(fastifyPlugin(bayeux), { path: '/cometd' })`. It takes
  * requests under the path before Fastify routes or parses them (so any body type works).
+ * The options are checked as `createHandler` checks them, at once; the path given to
+ * `register` (default `/cometd`) when Fastify loads the plugin.
  */
 export function fastifyPlugin(server: BayeuxServer, options: Omit<HandlerOptions, 'path'> = {}) {
+  const checked = checkOptions(fastifyOptions, options, 'fastifyPlugin') as HandlerOptions;
   const plugin = (fastify: FastifyLike, opts: { path?: string }, done: (err?: Error) => void): void => {
-    const handler = createHandler(server, { ...options, path: opts.path ?? '/cometd' });
+    let path: string;
+    try {
+      path = checkOptions(fastifyRegisterOptions, opts, 'fastifyPlugin (fastify.register)').path ?? '/cometd';
+    } catch (err) {
+      return done(err as Error);
+    }
+    const handler = handlerFor(server, { ...checked, path });
     fastify.addHook('onRequest', (request, reply, next) => {
       if (!handler.matches(request.raw.url)) return next();
       reply.hijack();
@@ -77,10 +96,12 @@ export function fastifyPlugin(server: BayeuxServer, options: Omit<HandlerOptions
 
 /**
  * Plain node:http: takes requests under `options.path` (default `/cometd`) on an existing
- * server and passes every other request to the listeners it already had.
+ * server and passes every other request to the listeners it already had. The options are
+ * checked as `createHandler` checks them.
  */
 export function attachToServer(httpServer: HttpServer, server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
-  const handler = createHandler(server, { ...options, path: options.path ?? '/cometd' });
+  const checked = checkOptions(handlerOptions, options, 'attachToServer') as HandlerOptions;
+  const handler = handlerFor(server, { ...checked, path: checked.path ?? '/cometd' });
   const others = httpServer.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   httpServer.removeAllListeners('request');
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {

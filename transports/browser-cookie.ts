@@ -11,8 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { z } from 'zod';
 import { rawHeader } from './raw-header.js';
-import { codedTypeError } from '../lib/coded-errors.js';
 
 /** Attributes of the browser cookie. */
 export interface BrowserCookieOptions {
@@ -45,21 +45,33 @@ const NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** The values this module issues: 16 to 64 lower-case base-36 characters. */
 const VALUE = /^[0-9a-z]{16,64}$/;
 
+/** A cookie attribute value: printable ASCII without `;` or blanks, or the `Set-Cookie` line would break (or not be writable). */
+const attribute = z.string().regex(/^[\x21-\x3a\x3c-\x7e]+$/, 'must be printable ASCII without ";" or blanks');
+
+/** The shape and rules of {@link BrowserCookieOptions}, checked once when the handler is created. */
+export const browserCookieOptions = z.strictObject({
+  name: z.string().regex(NAME, 'is not a cookie name').optional(),
+  path: attribute.optional(),
+  domain: attribute.optional(),
+  httpOnly: z.boolean().optional(),
+  secure: z.union([z.boolean(), z.literal('auto')], { error: "must be true, false or 'auto'" }).optional(),
+  sameSite: z.enum(['Strict', 'Lax', 'None']).optional(),
+  partitioned: z.boolean().optional(),
+  maxAge: z.number().int('must be whole seconds').min(0).optional(),
+});
+
 /** Reads and issues the browser cookie for one handler. */
 export class BrowserCookie {
   readonly name: string;
   private readonly attributes: string;
   private readonly secure: boolean | 'auto';
 
+  /** `options` as checked by {@link browserCookieOptions} (createHandler does it). */
   constructor(options: BrowserCookieOptions = {}) {
     this.name = options.name ?? 'BAYEUX_BROWSER';
-    if (!NAME.test(this.name)) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `browser cookie name ${JSON.stringify(this.name)} is not a cookie name`);
-    let a = '; Path=' + checkAttr(options.path ?? '/', 'path');
-    if (options.domain !== undefined) a += '; Domain=' + checkAttr(options.domain, 'domain');
-    if (options.maxAge !== undefined) {
-      if (!Number.isInteger(options.maxAge) || options.maxAge < 0) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'browser cookie maxAge must be whole seconds');
-      a += '; Max-Age=' + options.maxAge;
-    }
+    let a = '; Path=' + (options.path ?? '/');
+    if (options.domain !== undefined) a += '; Domain=' + options.domain;
+    if (options.maxAge !== undefined) a += '; Max-Age=' + options.maxAge;
     if (options.httpOnly ?? true) a += '; HttpOnly';
     if (options.sameSite !== undefined) a += '; SameSite=' + options.sameSite;
     if (options.partitioned) a += '; Partitioned';
@@ -114,11 +126,6 @@ function isBlank(c: number): boolean {
 function isHandshake(batch: readonly unknown[]): boolean {
   const m = batch[0];
   return batch.length === 1 && typeof m === 'object' && m !== null && (m as { channel?: unknown }).channel === '/meta/handshake';
-}
-
-function checkAttr(value: string, what: string): string {
-  if (/[;\s\x00-\x1f\x7f]/.test(value) || value === '') throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `browser cookie ${what} ${JSON.stringify(value)} is not valid`);
-  return value;
 }
 
 /** 16 base-36 characters (about 82 bits): enough to tell browsers apart, not a secret. */

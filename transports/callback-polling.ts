@@ -9,28 +9,41 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
+import { z } from 'zod';
 import { joinMessages } from '../lib/serialize.js';
 import type { BayeuxServer } from '../lib/server.js';
 import { isValidCallback } from './callback-name.js';
+import { checkOptions, parameterName } from './check-options.js';
 import { dispatch } from './dispatch.js';
 import { HttpExchange, type ResponseWriter } from './http-exchange.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { parseMessageParams } from './parse-batch.js';
 import { queryOf, queryParams } from './query.js';
 import type { HandlerContext, Transport } from './transport.js';
-import { codedTypeError } from '../lib/coded-errors.js';
 
 const debug = createDebug('bayeux:transport:callback-polling');
 
 /** Options for {@link callbackPolling}. */
 export interface CallbackPollingOptions {
-  /** Query parameter that names the callback. Default `jsonp` (what every client sends). */
+  /** Query parameter that names the callback (not `message`). Default `jsonp` (what every client sends). */
   callbackParameter?: string;
   /** Callback used when the parameter is absent. Default `jsonpcallback` (the Bayeux spec's). */
   defaultCallback?: string;
-  /** Longest accepted callback name. Default 128 (Dojo's dotted names run to about 60). */
+  /** Longest accepted callback name. Default 128 (Dojo's dotted names run to about 60); at most 4096. */
   maxCallbackLength?: number;
 }
+
+const optionsSchema = z
+  .strictObject({
+    callbackParameter: parameterName.refine((p) => p !== 'message', "cannot be 'message' (it carries the messages)").default('jsonp'),
+    defaultCallback: z.string().default('jsonpcallback'),
+    maxCallbackLength: z.number().int().min(1).max(4096).default(128),
+  })
+  .superRefine((o, ctx) => {
+    if (!isValidCallback(o.defaultCallback, o.maxCallbackLength)) {
+      ctx.addIssue({ code: 'custom', path: ['defaultCallback'], message: `${JSON.stringify(o.defaultCallback)} is not a valid name` });
+    }
+  });
 
 /**
  * JSON is not quite JavaScript: U+2028 and U+2029 are legal in JSON strings but ended
@@ -77,12 +90,10 @@ class CallbackPollingTransport implements Transport {
   private readonly maxLength: number;
 
   constructor(options: CallbackPollingOptions) {
-    this.param = options.callbackParameter ?? 'jsonp';
-    this.fallback = options.defaultCallback ?? 'jsonpcallback';
-    this.maxLength = options.maxCallbackLength ?? 128;
-    if (!isValidCallback(this.fallback, this.maxLength)) {
-      throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `callback-polling defaultCallback ${JSON.stringify(this.fallback)} is not a valid name`);
-    }
+    const o = checkOptions(optionsSchema, options, 'callbackPolling');
+    this.param = o.callbackParameter;
+    this.fallback = o.defaultCallback;
+    this.maxLength = o.maxCallbackLength;
   }
 
   accepts(req: IncomingMessage): boolean {
@@ -118,7 +129,7 @@ class CallbackPollingTransport implements Transport {
   }
 }
 
-/** Creates the callback-polling (JSONP) transport. */
+/** Creates the callback-polling (JSONP) transport. Throws a `TypeError` (`ERR_BAYEUX_INVALID_OPTION`) naming a bad or unknown option. */
 export function callbackPolling(options: CallbackPollingOptions = {}): Transport {
   return new CallbackPollingTransport(options);
 }

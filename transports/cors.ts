@@ -8,7 +8,7 @@
  * back to callback-polling (JSONP), which needs no CORS.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { codedTypeError } from '../lib/coded-errors.js';
+import { z } from 'zod';
 
 /** Which origins may make cross-origin requests, and what they may send. */
 export interface CorsOptions {
@@ -32,6 +32,28 @@ export interface CorsOptions {
 }
 
 const DEFAULT_HEADERS = ['Accept', 'Authorization', 'Content-Type', 'Pragma', 'X-Requested-With'];
+
+/** An HTTP header name (RFC 9110 token): anything else would make the header unwritable. */
+const headerName = z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a header name');
+
+/** The shape and rules of {@link CorsOptions}, checked once when the handler is created. */
+export const corsOptions = z.strictObject({
+  origins: z
+    .custom<CorsOptions['origins']>((v) => typeof v === 'function' || Array.isArray(v), {
+      error: 'must be a list of origins (strings, regular expressions) or a function (origin) => boolean',
+    })
+    .superRefine((origins, ctx) => {
+      if (typeof origins === 'function') return;
+      origins.forEach((o, i) => {
+        if (o === '*') ctx.addIssue({ code: 'custom', path: [i], message: 'cannot be "*" (requests carry credentials); list the origins or give a function' });
+        else if (typeof o !== 'string' && !(o instanceof RegExp)) ctx.addIssue({ code: 'custom', path: [i], message: 'must be a string or a regular expression' });
+      });
+    }),
+  allowedHeaders: z.array(headerName).readonly().optional(),
+  maxAge: z.number().int('must be a whole number of seconds').min(0).optional(),
+  exposedHeaders: z.array(headerName).readonly().optional(),
+});
+
 const METHODS = 'GET, POST, OPTIONS';
 
 /** The CORS decisions of one handler. */
@@ -43,21 +65,17 @@ export class Cors {
   private readonly maxAge: string;
   private readonly expose: string | null;
 
+  /** `options` as checked by {@link corsOptions} (createHandler does it). */
   constructor(options: CorsOptions) {
     if (typeof options.origins === 'function') this.test = options.origins;
     else {
       for (const o of options.origins) {
-        if (typeof o === 'string') {
-          if (o === '*') throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'cors origins cannot be "*" (requests carry credentials); list the origins or give a function');
-          this.exact.add(normalize(o));
-        } else if (o instanceof RegExp) this.patterns.push(new RegExp(o.source, o.flags.replace(/[gy]/g, '')));
-        else throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'cors origins must be strings or regular expressions');
+        if (typeof o === 'string') this.exact.add(normalize(o));
+        else this.patterns.push(new RegExp(o.source, o.flags.replace(/[gy]/g, '')));
       }
     }
     this.allowHeaders = (options.allowedHeaders ?? DEFAULT_HEADERS).join(', ');
-    const maxAge = options.maxAge ?? 86400;
-    if (!Number.isInteger(maxAge) || maxAge < 0) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'cors maxAge must be a whole number of seconds');
-    this.maxAge = String(maxAge);
+    this.maxAge = String(options.maxAge ?? 86400);
     this.expose = options.exposedHeaders && options.exposedHeaders.length > 0 ? options.exposedHeaders.join(', ') : null;
   }
 

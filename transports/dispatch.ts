@@ -8,6 +8,9 @@ import type { HttpExchange } from './http-exchange.js';
 
 /** Processes `messages` through `exchange`; never throws. */
 export function dispatch(server: BayeuxServer, exchange: HttpExchange, messages: unknown[], bytes: number): void {
+  // Draining: each response ends its connection, so the client's next request opens a new
+  // one, which a load balancer (even one forwarding whole TCP connections) sends elsewhere.
+  if (server.isDraining) exchange.res.setHeader('Connection', 'close');
   let done: void | Promise<void>;
   try {
     done = server.processNow(messages, exchange, bytes);

@@ -4,13 +4,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import createDebug from 'debug';
+import { bodyUnread, endAfterDrain } from './linger.js';
 
 const debug = createDebug('bayeux:transport:http');
 
 /** A refusal before the protocol core sees anything. */
 export class HttpError extends Error {
   constructor(
-    readonly status: 400 | 404 | 405 | 413 | 415 | 503,
+    readonly status: 400 | 404 | 405 | 408 | 413 | 415 | 503,
     message: string,
   ) {
     super(message);
@@ -18,8 +19,12 @@ export class HttpError extends Error {
   }
 }
 
-/** Writes a plain-text refusal; `close` also ends the connection (unread body left behind). */
-export function writeHttpError(res: ServerResponse, status: number, message: string, close = false): void {
+/**
+ * Writes a plain-text refusal. When the request body has not been read to its end (a
+ * refusal before reading, 413, 408), the answer closes the connection, after a lingering
+ * drain of the body so that the client can read it (linger.ts).
+ */
+export function writeHttpError(res: ServerResponse, status: number, message: string): void {
   debug('%d %s', status, message);
   if (res.headersSent) {
     res.destroy();
@@ -32,8 +37,14 @@ export function writeHttpError(res: ServerResponse, status: number, message: str
     'Cache-Control': 'no-cache, no-store',
     'X-Content-Type-Options': 'nosniff',
   };
-  if (close) headers.Connection = 'close';
   if (status === 405) headers.Allow = 'GET, POST, OPTIONS';
+  const req = res.req;
+  if (bodyUnread(req)) {
+    headers.Connection = 'close';
+    res.writeHead(status, headers);
+    res.write(body);
+    return endAfterDrain(req, res);
+  }
   res.writeHead(status, headers);
   res.end(body);
 }

@@ -41,6 +41,8 @@ export class HttpExchange extends HttpRequestContext implements Exchange {
   send(parts: readonly string[]): void {
     if (this.done) return;
     this.done = true;
+    // A held connect answered by a drain: its client's next request must open a new connection.
+    if (this.server?.isDraining === true && !this.res.headersSent) this.res.setHeader('Connection', 'close');
     this.writer(this.res, parts);
   }
 

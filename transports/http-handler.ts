@@ -5,10 +5,12 @@
  * hands the request to the first transport that accepts it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import type { BayeuxServer } from '../lib/server.js';
-import { BrowserCookie, type BrowserCookieOptions } from './browser-cookie.js';
+import { BrowserCookie, browserCookieOptions, type BrowserCookieOptions } from './browser-cookie.js';
 import { callbackPolling } from './callback-polling.js';
-import { answerOptions, Cors, type CorsOptions } from './cors.js';
+import { checkOptions } from './check-options.js';
+import { answerOptions, Cors, corsOptions, type CorsOptions } from './cors.js';
 import { writeHttpError } from './http-errors.js';
 import { iframeStreaming } from './iframe-streaming.js';
 import { longPolling } from './long-polling.js';
@@ -18,14 +20,15 @@ import type { HandlerContext, Transport } from './transport.js';
 export interface HandlerOptions {
   /**
    * Mount path such as `/cometd`: the handler takes that path and everything under it and
-   * calls `next` (or answers 404) for the rest. Leave unset when the framework already
-   * routes by path (`app.use('/cometd', handler)`).
+   * calls `next` (or answers 404) for the rest. It starts with `/`. Leave unset when the
+   * framework already routes by path (`app.use('/cometd', handler)`).
    */
   path?: string;
   /**
    * Transports in order of preference. Default: long-polling, callback-polling (JSONP), then
    * iframe streaming (used only by clients that ask for it: CometD pages that load
-   * `<mount>/iframe-transport.js`).
+   * `<mount>/iframe-transport.js`). At least one; each an object with `accepts`, `handle`
+   * and `connectionType`, such as {@link longPolling} returns.
    */
   transports?: Transport[];
   /**
@@ -44,6 +47,41 @@ export interface HandlerOptions {
   browserCookie?: BrowserCookieOptions | false;
 }
 
+/** What {@link Transport} promises: anything else would fail on the first request, not here. */
+function isTransport(v: unknown): v is Transport {
+  if (typeof v !== 'object' || v === null) return false;
+  const t = v as Partial<Transport>;
+  return (
+    typeof t.accepts === 'function' &&
+    typeof t.handle === 'function' &&
+    typeof t.connectionType === 'string' &&
+    t.connectionType !== '' &&
+    (t.aliases === undefined || (Array.isArray(t.aliases) && t.aliases.every((a) => typeof a === 'string' && a !== '')))
+  );
+}
+
+/**
+ * The shape and rules of {@link HandlerOptions}, checked once by createHandler and the adapters.
+ *
+ * @internal
+ */
+export const handlerOptions = z.strictObject({
+  path: z
+    .string()
+    .regex(/^\/[^?#\s]*$/, "must start with '/' and hold no '?', '#' or blanks (e.g. '/cometd')")
+    .optional(),
+  transports: z
+    .array(
+      z.custom<Transport>(isTransport, {
+        error: 'must be a transport: an object with accepts(req), handle(req, res, server) and a connectionType, as longPolling() returns',
+      }),
+    )
+    .min(1, 'must list at least one transport')
+    .optional(),
+  cors: corsOptions.optional(),
+  browserCookie: z.union([z.literal(false), browserCookieOptions], { error: 'must be cookie attributes or false' }).optional(),
+});
+
 /** A request handler; `next` is called for requests outside the mount path. */
 export type BayeuxHandler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void) & {
   /** True when `url` falls under the mount path. */
@@ -61,8 +99,21 @@ export function pathMatcher(path: string | undefined): (url: string | undefined)
   };
 }
 
-/** Creates the HTTP handler for a server and registers its transports' connection types. */
+/**
+ * Creates the HTTP handler for a server and registers its transports' connection types.
+ * Throws a `TypeError` (`ERR_BAYEUX_INVALID_OPTION`) naming the option when an option is
+ * unknown or breaks its rule.
+ */
 export function createHandler(server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
+  return handlerFor(server, checkOptions(handlerOptions, options, 'createHandler') as HandlerOptions);
+}
+
+/**
+ * createHandler for options already checked (the adapters check their own, under their name).
+ *
+ * @internal
+ */
+export function handlerFor(server: BayeuxServer, options: HandlerOptions): BayeuxHandler {
   const transports = options.transports ?? [longPolling(), callbackPolling(), iframeStreaming()];
   for (const t of transports) {
     server.registerConnectionType({ name: t.connectionType, aliases: t.aliases ?? [] });

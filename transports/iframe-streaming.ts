@@ -11,16 +11,17 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
+import { z } from 'zod';
 import { HoldTimer } from '../lib/hold-timer.js';
 import type { BayeuxServer } from '../lib/server.js';
 import { isValidCallback } from './callback-name.js';
+import { checkOptions, milliseconds, parameterName } from './check-options.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { IFRAME_CLIENT_SCRIPT } from './iframe-client.js';
 import { Beat, Tunnel, type TunnelHost } from './iframe-tunnel.js';
 import { parseJsonBatch } from './parse-batch.js';
 import { queryOf, queryParams } from './query.js';
 import type { HandlerContext, Transport } from './transport.js';
-import { codedTypeError } from '../lib/coded-errors.js';
 
 const debug = createDebug('bayeux:transport:iframe');
 
@@ -30,7 +31,7 @@ export interface IframeStreamingOptions {
    * ms a document stays open. Then it ends (the parent's sign-off function is called) and
    * the client opens the next one; a connect held at that moment is left to the next
    * document with its mail. Keep it under what proxies and firewalls allow a response to
-   * last. Default 60000; at least 100.
+   * last. Default 60000; from 100 to 86400000 (a day).
    */
   maxAge?: number;
   /**
@@ -41,17 +42,18 @@ export interface IframeStreamingOptions {
   maxBytes?: number;
   /**
    * ms without a write after which a newline is written, so that proxies that cut idle
-   * connections see traffic. 0 for none. Default 15000.
+   * connections see traffic. 0 for none. Default 15000; at most 86400000 (a day).
    */
   heartbeat?: number;
   /**
    * Spaces written after each script, for browsers and proxies that hold back small writes
-   * (historically about 2 KB; Chromium runs each script at once without any). Default 256.
+   * (historically about 2 KB; Chromium runs each script at once without any). Default 256;
+   * at most 65536.
    */
   padding?: number;
-  /** Spaces written after the document head, for browsers that wait for the first KB of a document. Default 1024. */
+  /** Spaces written after the document head, for browsers that wait for the first KB of a document. Default 1024; at most 65536. */
   initialPadding?: number;
-  /** Query parameter naming the delivery function. Default `callback`. */
+  /** Query parameter naming the delivery function (not `transport` or `connect`). Default `callback`. */
   callbackParameter?: string;
   /** Query parameter naming the sign-off function. Default `signoff`. */
   signOffParameter?: string;
@@ -59,7 +61,7 @@ export interface IframeStreamingOptions {
   defaultCallback?: string;
   /** Sign-off function when the parameter is absent. Default `cometd.tunnelCollapse` (the historical one). */
   defaultSignOff?: string;
-  /** Longest accepted function name. Default 128. */
+  /** Longest accepted function name. Default 128; at most 4096. */
   maxCallbackLength?: number;
   /** Serve the CometD client transport at `<mount>/iframe-transport.js`. Default true. */
   serveClient?: boolean;
@@ -78,11 +80,34 @@ export const IFRAME_CLIENT_PATH = 'iframe-transport.js';
 
 const CLIENT_ETAG = '"' + createHash('sha256').update(IFRAME_CLIENT_SCRIPT).digest('base64url').slice(0, 27) + '"';
 
-function positiveInteger(value: number | undefined, fallback: number, name: string, min = 1): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `iframeStreaming ${name} must be an integer of at least ${min}`);
-  return v;
-}
+/** Padding is built once as a string: bounded so that a typo cannot take the memory. */
+const padding = z.number().int().min(0).max(64 * 1024);
+/** Parameters the document request uses for itself. */
+const RESERVED = new Set(['transport', 'connect']);
+const parameter = parameterName.refine((p) => !RESERVED.has(p), "cannot be 'transport' or 'connect' (the document request uses them)");
+
+const optionsSchema = z
+  .strictObject({
+    maxAge: milliseconds(100).default(60_000),
+    maxBytes: z.number().int().min(1).default(256 * 1024),
+    heartbeat: milliseconds(0).default(15_000),
+    padding: padding.default(256),
+    initialPadding: padding.default(1024),
+    callbackParameter: parameter.default('callback'),
+    signOffParameter: parameter.default('signoff'),
+    defaultCallback: z.string().default('cometd.deliver'),
+    defaultSignOff: z.string().default('cometd.tunnelCollapse'),
+    maxCallbackLength: z.number().int().min(1).max(4096).default(128),
+    serveClient: z.boolean().default(true),
+  })
+  .superRefine((o, ctx) => {
+    for (const name of ['defaultCallback', 'defaultSignOff'] as const) {
+      if (!isValidCallback(o[name], o.maxCallbackLength)) ctx.addIssue({ code: 'custom', path: [name], message: `${JSON.stringify(o[name])} is not a valid name` });
+    }
+    if (o.callbackParameter === o.signOffParameter) {
+      ctx.addIssue({ code: 'custom', path: ['signOffParameter'], message: 'callbackParameter and signOffParameter must differ' });
+    }
+  });
 
 /** True when the path (query ignored) ends in `/iframe-transport.js`. */
 function isClientPath(url: string): boolean {
@@ -110,24 +135,18 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
   private opened = 0;
 
   constructor(options: IframeStreamingOptions) {
-    this.maxAge = positiveInteger(options.maxAge, 60_000, 'maxAge', 100);
-    this.maxBytes = positiveInteger(options.maxBytes, 256 * 1024, 'maxBytes');
-    this.heartbeatMs = positiveInteger(options.heartbeat, 15_000, 'heartbeat', 0);
-    this.pad = ' '.repeat(positiveInteger(options.padding, 256, 'padding', 0)) + '\n';
-    this.initialPad = ' '.repeat(positiveInteger(options.initialPadding, 1024, 'initialPadding', 0)) + '\n';
-    this.callbackParam = options.callbackParameter ?? 'callback';
-    this.signOffParam = options.signOffParameter ?? 'signoff';
-    this.maxLength = positiveInteger(options.maxCallbackLength, 128, 'maxCallbackLength');
-    this.defaultCallback = options.defaultCallback ?? 'cometd.deliver';
-    this.defaultSignOff = options.defaultSignOff ?? 'cometd.tunnelCollapse';
-    for (const [name, value] of [
-      ['defaultCallback', this.defaultCallback],
-      ['defaultSignOff', this.defaultSignOff],
-    ] as const) {
-      if (!isValidCallback(value, this.maxLength)) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `iframeStreaming ${name} ${JSON.stringify(value)} is not a valid name`);
-    }
-    if (this.callbackParam === this.signOffParam) throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'iframeStreaming callbackParameter and signOffParameter must differ');
-    this.serveClient = options.serveClient ?? true;
+    const o = checkOptions(optionsSchema, options, 'iframeStreaming');
+    this.maxAge = o.maxAge;
+    this.maxBytes = o.maxBytes;
+    this.heartbeatMs = o.heartbeat;
+    this.pad = ' '.repeat(o.padding) + '\n';
+    this.initialPad = ' '.repeat(o.initialPadding) + '\n';
+    this.callbackParam = o.callbackParameter;
+    this.signOffParam = o.signOffParameter;
+    this.maxLength = o.maxCallbackLength;
+    this.defaultCallback = o.defaultCallback;
+    this.defaultSignOff = o.defaultSignOff;
+    this.serveClient = o.serveClient;
   }
 
   get openDocuments(): number {
@@ -225,7 +244,8 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
 /**
  * Creates the iframe streaming transport (connection type `iframe`). It is in the default
  * transport list; clients use it only when they ask for it (the CometD client once the
- * page loads `<mount>/iframe-transport.js`).
+ * page loads `<mount>/iframe-transport.js`). Throws a `TypeError` (`ERR_BAYEUX_INVALID_OPTION`)
+ * naming a bad or unknown option.
  */
 export function iframeStreaming(options: IframeStreamingOptions = {}): IframeStreamingTransport {
   return new IframeStreaming(options);

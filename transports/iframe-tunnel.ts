@@ -30,6 +30,8 @@ export type SignOffReason =
   | 'ack'
   /** Answered early and empty: another connection of the session took over, or the server is closing. */
   | 'takeover'
+  /** The server is draining (`BayeuxServer.drain`): the next document should reach another process. */
+  | 'draining'
   /** The server could not process the connect. */
   | 'error';
 
@@ -136,6 +138,8 @@ export class Tunnel extends HttpRequestContext implements Timed {
   private current: TunnelExchange | null = null;
   /** The next connect, as JSON (a fresh object is parsed for each submission). */
   private readonly nextConnect: string;
+  /** With acknowledged delivery: the batch number the client acknowledged on opening the document. */
+  private readonly acked: unknown;
   /** Allows this document's scripts and no other (`Content-Security-Policy`). */
   private readonly nonce: string;
   /** `<script nonce="…">window.parent.`, the start of every script. */
@@ -153,6 +157,7 @@ export class Tunnel extends HttpRequestContext implements Timed {
   ) {
     super(req);
     this.nextConnect = JSON.stringify(nextConnectOf(opening, host.connectionType));
+    this.acked = (opening.ext as { ack?: unknown } | undefined)?.ack;
     this.nonce = randomBytes(16).toString('base64');
     this.scriptTag = '<script nonce="' + this.nonce + '">window.parent.';
   }
@@ -168,7 +173,7 @@ export class Tunnel extends HttpRequestContext implements Timed {
   start(opening: Record<string, unknown>, bytes: number): void {
     // These replace any of the same name an app's middleware set (a site-wide CSP would
     // block the inline scripts, `X-Frame-Options: DENY` the frame); CORS headers stay.
-    this.res.writeHead(200, [
+    const headers = [
       'Content-Type',
       'text/html; charset=utf-8',
       'Cache-Control',
@@ -183,7 +188,10 @@ export class Tunnel extends HttpRequestContext implements Timed {
       // nginx (and proxies that honour it) pass each write on instead of buffering the document.
       'X-Accel-Buffering',
       'no',
-    ]);
+    ];
+    // Draining: the connection ends with the document, so the next one can reach another process.
+    if (this.server.isDraining) headers.push('Connection', 'close');
+    this.res.writeHead(200, headers);
     (this.res as WatchedResponse)[kTunnel] = this;
     this.res.on('close', onTunnelResponseClose);
     this.host.schedule(this);
@@ -213,8 +221,10 @@ export class Tunnel extends HttpRequestContext implements Timed {
   answered(exchange: TunnelExchange, parts: readonly string[]): void {
     if (!this.writable) return;
     this.write(this.scriptTag + this.callback + '(' + scriptSafeJson(joinMessages(parts)) + ');</script>' + this.host.pad);
-    const reason = verdict(exchange, parts, this.server.options.timeout);
+    const reason = verdict(exchange, parts, this.server.options.timeout, this.acked);
     if (reason !== null) return this.end(reason);
+    // Resubmitted here, connects would only be answered at once, again and again.
+    if (this.server.isDraining) return this.end('draining');
     if (this.aged) return this.end('maxAge');
     if (this.bytes >= this.host.maxBytes) return this.end('maxBytes');
     // On the next turn: the core may still be unwinding the answer, and a session whose
@@ -315,9 +325,10 @@ function nextConnectOf(opening: Record<string, unknown>, connectionType: string)
 
 /**
  * Whether the document must end after this answer, and why; null to go on streaming. The
- * connect reply is the last part of every connect answer.
+ * connect reply is the last part of every connect answer. `acked`: the `ext.ack` of the
+ * client's connect that opened the document.
  */
-function verdict(exchange: TunnelExchange, parts: readonly string[], holdTimeout: number): SignOffReason | null {
+function verdict(exchange: TunnelExchange, parts: readonly string[], holdTimeout: number, acked: unknown): SignOffReason | null {
   let reply: ConnectReplyShape;
   try {
     reply = JSON.parse(parts[parts.length - 1] ?? 'null') as ConnectReplyShape;
@@ -333,7 +344,12 @@ function verdict(exchange: TunnelExchange, parts: readonly string[], holdTimeout
     if (typeof advice.interval === 'number' && advice.interval > 0) return 'advice';
     if (advice['multiple-clients'] === true) return 'advice';
   }
-  if (reply.ext?.ack !== undefined) return 'ack';
+  // Every connect reply of an acknowledged session is numbered. One that brings mail, or a
+  // number the client has not acknowledged yet, ends the document: the server's own connects
+  // carry no acknowledgement, so the client's next connect must. An empty reply numbered as
+  // the client already acknowledged needs nothing of it: streaming goes on.
+  const ack = reply.ext?.ack;
+  if (ack !== undefined && (parts.length > 1 || ack !== acked)) return 'ack';
   // A held connect of ours answered without mail well before its timeout: a newer connect
   // of the session superseded it (or the server is closing). Taking the session back would
   // start a ping-pong between the two connections.

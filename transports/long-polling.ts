@@ -3,10 +3,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
+import { z } from 'zod';
 import { joinMessages } from '../lib/serialize.js';
 import type { BayeuxServer } from '../lib/server.js';
 import { dispatch } from './dispatch.js';
 import { HttpExchange } from './http-exchange.js';
+import { checkOptions } from './check-options.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { parseBody, parsePreParsed } from './parse-batch.js';
 import { rawHeader } from './raw-header.js';
@@ -20,6 +22,8 @@ export interface LongPollingOptions {
   /** Let queued deliveries ride on responses to requests other than `/meta/connect`. Default true. */
   piggyback?: boolean;
 }
+
+const optionsSchema = z.strictObject({ piggyback: z.boolean().default(true) });
 
 const JSON_TYPE = 'application/json;charset=UTF-8';
 
@@ -47,8 +51,8 @@ class LongPollingTransport implements Transport {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {
-    readBody(req, server.options.maxBodyBytes, (err, body) => {
-      if (err) return writeHttpError(res, err.status, err.message, err.status === 413);
+    readBody(req, server.options.maxBodyBytes, server.options.bodyTimeout, (err, body) => {
+      if (err) return writeHttpError(res, err.status, err.message);
       let batch: unknown[];
       try {
         batch = body!.kind === 'text' ? parseBody(body!.text, rawHeader(req, 'content-type')) : parsePreParsed(body!.value);
@@ -64,7 +68,7 @@ class LongPollingTransport implements Transport {
   }
 }
 
-/** Creates the long-polling transport. */
+/** Creates the long-polling transport. Throws a `TypeError` (`ERR_BAYEUX_INVALID_OPTION`) naming a bad or unknown option. */
 export function longPolling(options: LongPollingOptions = {}): Transport {
-  return new LongPollingTransport(options.piggyback ?? true);
+  return new LongPollingTransport(checkOptions(optionsSchema, options, 'longPolling').piggyback);
 }

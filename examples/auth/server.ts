@@ -26,6 +26,7 @@ export interface AuthExample {
   readonly auth: TokenAuth;
   /** The Bayeux endpoint, `http://127.0.0.1:<port>/cometd`. */
   readonly url: string;
+  /** Stops it as a SIGTERM should: no new connections, drain, close (see docs/scaling.md). */
   close(): Promise<void>;
 }
 
@@ -52,9 +53,15 @@ export async function startAuthExample(port = 0, options: BayeuxServerOptions = 
     auth,
     url,
     async close() {
-      await bayeux.close(); // answers held connects, so close() is not kept waiting
+      // No new connections; resolves once every open one has ended.
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      // Held connects answered with advice to reconnect at once, new handshakes refused: behind
+      // a balancer, clients go to another process (this example's sessions are in memory, so
+      // they handshake again there, with their token).
+      await bayeux.drain();
+      await bayeux.close(); // requests still arriving get 503
       server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
+      await closed;
     },
   };
 }

@@ -14,10 +14,19 @@ const server = demo.app.listen(port, () => {
   console.log(`bayeux-server demo: http://localhost:${port}/ (Bayeux endpoint /cometd)`);
 });
 
+// The SIGTERM recipe (docs/scaling.md): stop taking connections, drain, close, exit.
 async function shutdown(): Promise<void> {
-  await demo.stop(); // answers the held connects, so server.close() is not kept waiting
-  server.close(() => process.exit(0));
+  // No new connections; resolves once every open one has ended.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Held connects answered with advice to reconnect at once, new handshakes refused with
+  // advice to handshake again: behind a balancer, clients move to another process. (The
+  // demo keeps sessions in memory: they end with this process, and clients handshake again.)
+  await demo.bayeux.drain();
+  await demo.stop(); // the clock stops; requests still arriving get 503
   server.closeIdleConnections();
+  setTimeout(() => server.closeAllConnections(), 2000).unref();
+  await closed;
+  process.exit(0);
 }
 process.once('SIGINT', () => void shutdown());
 process.once('SIGTERM', () => void shutdown());

@@ -14,6 +14,9 @@
  * `{ type: 'ready', port }` and obeys `{ type: 'publish', ref, channel, data }`,
  * `{ type: 'publishMany', ref, channel, from, count }` (data `{ from, seq }`) and
  * `{ type: 'close' }`.
+ *
+ * SIGTERM (or `close`) drains the process, then stops it: the recipe for rolling deploys
+ * (docs/scaling.md). Forked, it reports `{ type: 'drained', drained }` in between.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -48,15 +51,26 @@ if (clusterEvents) {
 // Acknowledged delivery (CometD's AckExtension): a response lost with its process is sent again.
 bayeux.addExtension(ackExtension());
 bayeux.on('error', (err) => console.error(`${name}: ${(err as Error).message ?? String(err)}`));
+// Once per outage each (the 'error' above comes once per outage too, with the cause).
+bayeux.on('engineDown', () => console.error(`${name}: Redis unreachable; clients are told to retry`));
+bayeux.on('engineUp', () => console.error(`${name}: Redis reachable again`));
 
 // A service channel any client can call, answered by whichever process gets the request.
-bayeux.channel('/service/whoami').onMessage((message, session) => {
-  void session.deliver(message.channel, { name, pid: process.pid }, { id: message.id, successful: true });
+// Awaited, so a failure (Redis down) is the listener's and answered as one, never an unhandled rejection.
+bayeux.channel('/service/whoami').onMessage(async (message, session) => {
+  await session.deliver(message.channel, { name, pid: process.pid }, { id: message.id, successful: true });
 });
 
 const handle = createHandler(bayeux, { path: '/cometd' });
 const server = http.createServer((req, res) =>
   handle(req, res, () => {
+    // Readiness probe for the load balancer: 503 while Redis cannot be reached.
+    if (req.url === '/ready') {
+      const up = bayeux.engineStatus === 'up';
+      res.writeHead(up ? 200 : 503, { 'Content-Type': 'text/plain' });
+      res.end(bayeux.engineStatus);
+      return;
+    }
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found');
   }),
@@ -104,10 +118,25 @@ process.on('message', (raw) => {
   }
 });
 
+// A rolling deploy stops processes with SIGTERM: drain first, so the clients move to the
+// other processes and lose nothing (their sessions and queued mail are in Redis).
+let stopping = false;
 async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  // No new connections (a balancer sends them elsewhere); resolves once every open one has ended.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Held connects answered with advice to reconnect at once, new handshakes refused with
+  // advice to handshake again: both come back through the balancer to another process.
+  const drained = await bayeux.drain({ timeout: 10_000 });
+  if (process.send) await new Promise<void>((resolve) => process.send!({ type: 'drained', drained }, () => resolve()));
+  // Requests still arriving on open connections get 503 and are retried elsewhere.
   await bayeux.close();
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  // A response still being written gets a moment; then whatever is open is cut.
+  setTimeout(() => server.closeAllConnections(), 2000).unref();
+  await closed;
+  process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown());
 process.on('SIGINT', () => void shutdown());

@@ -5,7 +5,8 @@
  * Redis-backed engine can serve several processes where any process answers any request.
  * What stays in the process is only what cannot move: the held HTTP connections. The
  * engine tells the process that holds a session's connection when that session has mail
- * ({@link EngineListener.wake}); the process then takes the queue.
+ * ({@link EngineListener.wake}); the process then takes the queue. An engine whose store can
+ * go away also tells when it does and when it is back ({@link EngineListener.health}).
  *
  * Every method may return a value or a promise: the in-memory engine answers
  * synchronously and so does not pay for the abstraction; a networked engine returns
@@ -22,7 +23,12 @@ export type Awaitable<T> = T | Promise<T>;
  * the batch number they were sent under (the client acknowledges it on its next connect).
  */
 export type Mail = string[] & {
-  /** The batch number, for a session with acknowledged delivery; absent otherwise. */
+  /**
+   * The batch number, for a session with acknowledged delivery; absent otherwise. A take
+   * that finds nothing (an empty `endConnect` with `take`) carries the latest number handed
+   * out, 0 before any: every connect reply is numbered, and acknowledging that number drops
+   * nothing taken later.
+   */
   batch?: number;
 };
 
@@ -37,6 +43,12 @@ export interface ConnectResult {
   readonly messages: Mail | null;
   /** The engine recorded the connection as held here: later mail will wake this process. */
   readonly held: boolean;
+  /**
+   * With acknowledged delivery and no `messages`: the latest batch number handed out (0
+   * before any), for the reply to carry when it carries no mail. Later mail goes out under
+   * higher numbers, so acknowledging this one loses nothing. Absent otherwise.
+   */
+  readonly batch?: number;
 }
 
 /** The connect results that carry no mail, shared so no engine allocates one per connect. */
@@ -89,6 +101,9 @@ export type ClusterEvent =
       readonly channel: string;
     };
 
+/** Whether an engine's store answers (`up`) or cannot be reached (`down`). */
+export type EngineHealth = 'up' | 'down';
+
 /** Callbacks from the engine into the process that opened it. */
 export interface EngineListener {
   /** Mail was queued for a session whose connection this process holds. */
@@ -102,6 +117,17 @@ export interface EngineListener {
    * Redis engine reports every process's when opened with `clusterEvents`.
    */
   clusterEvent?(event: ClusterEvent): void;
+  /**
+   * The engine's store became unreachable (`down`, with what caused it: preferably an
+   * {@link EngineUnavailableError}) or answers again (`up`). Optional, for engines whose store
+   * can go away (the Redis engine). Call it on transitions only, once when an outage begins
+   * and once when it ends, never once per failing call: the server turns each `down` into one
+   * `error` event and treats the `EngineUnavailableError`s of the calls that fail meanwhile as
+   * part of that outage. It may be called during `open` (the store is unreachable from the
+   * start). An engine that never calls it counts as up once `open` has resolved; the
+   * in-memory engine is always up.
+   */
+  health?(status: EngineHealth, cause?: unknown): void;
 }
 
 /** Settings the server hands to the engine when it opens it. */
@@ -137,8 +163,9 @@ export interface Engine {
   beginConnect(clientId: string, hold: boolean): Awaitable<ConnectResult | null>;
   /**
    * A connect is over: clear the held mark and start the expiry clock. With `take`, the
-   * queue is taken and returned (the reply carries it); without, mail stays queued for the
-   * next connect (the client went away). Null when the session is unknown.
+   * queue is taken and returned (the reply carries it; with acknowledged delivery it is
+   * numbered even when empty, see {@link Mail}); without, mail stays queued for the next
+   * connect (the client went away). Null when the session is unknown.
    */
   endConnect(clientId: string, expiresInMs: number, take: boolean): Awaitable<Mail | null>;
   /**
@@ -196,7 +223,8 @@ export function isPromise<T>(v: Awaitable<T>): v is Promise<T> {
 /**
  * Thrown (rejected) by an engine whose store cannot be reached (e.g. Redis is down). The
  * core answers the message with `503::engine_unavailable` and advice to retry after
- * `retryMs`, instead of a generic internal error.
+ * `retryMs`, instead of a generic internal error. An engine that can tell should also
+ * report the outage itself ({@link EngineListener.health}), once.
  */
 export class EngineUnavailableError extends Error {
   /** Stable code (see docs/errors.md). */

@@ -10,7 +10,7 @@ import type { RequestState } from './handler.js';
 import { isPromise, type ConnectResult, type Mail } from '../engines/engine.js';
 import { Errors } from '../errors.js';
 import { HeldConnect } from '../held-connects.js';
-import type { Message, Reply } from '../message.js';
+import type { Advice, Message, Reply } from '../message.js';
 import { failure, success } from '../reply.js';
 import type { Core } from '../core.js';
 
@@ -24,7 +24,8 @@ export function handleConnect(core: Core, message: Message, state: RequestState)
   const { options, connects } = core;
   const asked = message.advice?.timeout;
   const timeout = asked === undefined ? options.timeout : Math.min(asked, options.timeout);
-  const canHold = state.size === 1 && timeout > 0;
+  // A draining server holds nothing: the client's next connect goes to another process.
+  const canHold = state.size === 1 && timeout > 0 && core.draining === null;
 
   // A newer connect answers the older one of the same session (which must not hang).
   const older = connects.get(clientId);
@@ -55,39 +56,49 @@ function connectBegun(
   if (r.held) {
     const racing = connects.get(clientId);
     if (racing && !racing.persistent) connects.supersede(racing);
+    // Draining began while the engine answered: answer now, as the drain did the other holds.
+    if (core.draining !== null) {
+      return answerNow(core, message, state, clientId, options.interval + options.maxInterval, core.draining.connectAdvice);
+    }
     // Another tab of this browser holds its long poll already: this one polls instead.
     const browser = state.exchange.browserId;
     const limit = options.maxSessionsPerBrowser;
     if (browser !== undefined && limit >= 0 && connects.browserHolds(browser) >= limit) {
-      return pollInstead(core, message, state, clientId);
+      const advice = { reconnect: 'retry', interval: options.multiSessionInterval, timeout: options.timeout, 'multiple-clients': true };
+      return answerNow(core, message, state, clientId, options.multiSessionInterval + options.maxInterval, advice);
     }
     // Extensions that look at the reply may want the request it answers (timesync does).
     const keep = core.extensions.seesOutgoing(clientId);
     const exchange = state.exchange;
-    const h = new HeldConnect(clientId, message.id, exchange, false, keep ? message : null);
+    const h = new HeldConnect(clientId, message.id, exchange, false, keep ? message : null, r.batch);
     connects.hold(h, timeout);
     // The client may have gone while the engine answered.
     if (!exchange.open) connects.dropped(h);
     return null;
   }
   if (r.messages !== null) addMail(state, r.messages);
+  else state.ackBatch = r.batch;
   const ended = engine.endConnect(clientId, options.interval + options.maxInterval, false);
-  const reply = success(message, { advice: core.advice });
+  const reply = success(message, { advice: core.draining?.connectAdvice ?? core.advice });
   return isPromise(ended) ? ended.then(() => reply) : reply;
 }
 
-/** Answers at once with a polling interval and the `multiple-clients` advice. */
-async function pollInstead(core: Core, message: Message, state: RequestState, clientId: string): Promise<Reply> {
-  const { options, engine } = core;
-  const taken = engine.endConnect(clientId, options.multiSessionInterval + options.maxInterval, true);
+/**
+ * Answers a connect the engine marked as held at once instead, with its mail and `advice`
+ * (the `multiple-clients` polling advice, or a drain's); the session expires in `expiresInMs`.
+ */
+async function answerNow(core: Core, message: Message, state: RequestState, clientId: string, expiresInMs: number, advice: Advice): Promise<Reply> {
+  const taken = core.engine.endConnect(clientId, expiresInMs, true);
   const mail = isPromise(taken) ? await taken : taken;
-  if (mail !== null && mail.length > 0) addMail(state, mail);
-  const advice = { reconnect: 'retry', interval: options.multiSessionInterval, timeout: options.timeout, 'multiple-clients': true };
+  if (mail !== null) addMail(state, mail);
   return success(message, { advice });
 }
 
-/** Mail taken by this connect goes ahead of the replies (with its ack batch number). */
+/**
+ * Mail taken by this connect goes ahead of the replies; its ack batch number goes on the
+ * connect reply, also when the take found nothing (every reply of such a session is numbered).
+ */
 function addMail(state: RequestState, mail: Mail): void {
-  state.mail = state.mail ? state.mail.concat(mail) : mail;
+  if (mail.length > 0) state.mail = state.mail ? state.mail.concat(mail) : mail;
   state.ackBatch = mail.batch;
 }

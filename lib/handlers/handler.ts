@@ -13,7 +13,7 @@ export interface RequestState {
   readonly size: number;
   /** Deliveries taken from the session's queue, written ahead of the replies. */
   mail: string[] | null;
-  /** With acknowledged delivery: the batch number of the mail a connect took. */
+  /** With acknowledged delivery: the batch number of the mail a connect took (the latest number when it took none). */
   ackBatch?: number;
   /** The session that sent the request, once one of its messages proved it exists. */
   sessionId: string | null;

@@ -50,6 +50,10 @@ export class ClusterNode {
   stderr = '';
   /** Cluster events this process reported, in order (with REDIS_EVENTS=1). */
   readonly events = new Inbox<ReportedEvent>();
+  /** What each drain of this process resolved to (it reports `{ type: 'drained', drained }` on SIGTERM). */
+  readonly drained: boolean[] = [];
+  /** How the process ended, once it has. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
   private constructor(
     readonly name: string,
@@ -57,11 +61,19 @@ export class ClusterNode {
     readonly port: number,
   ) {
     this.exited = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', () => resolve());
+      const ended = (): void => {
+        this.exit = { code: child.exitCode, signal: child.signalCode };
+        resolve();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) ended();
+      else child.once('exit', ended);
     });
     child.on('message', (m) => {
       const r = m as Reply;
+      if (r.type === 'drained') {
+        this.drained.push((m as { drained: boolean }).drained);
+        return;
+      }
       if (r.type === 'clusterEvent') {
         const e = m as ReportedEvent;
         this.events.push(e.detail === undefined ? { event: e.event, clientId: e.clientId } : { event: e.event, clientId: e.clientId, detail: e.detail });
@@ -133,6 +145,17 @@ export class ClusterNode {
     nodes.delete(this);
     if (this.alive) this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /**
+   * SIGTERM, and waits up to `ms` for the process to end by itself (the example drains, then
+   * exits): resolves how it ended. Left running past `ms`, it is killed by {@link stopCluster}.
+   */
+  async terminate(ms = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.alive) this.child.kill('SIGTERM');
+    await withTimeout(this.exited, `${this.name} to exit after SIGTERM`, ms);
+    nodes.delete(this);
+    return this.exit!;
   }
 
   /** Stops the process (SIGTERM, then SIGKILL after 3 s). */

@@ -313,6 +313,39 @@ export function engineContract(name: string, target: ContractTarget): void {
         expect([...taken]).to.deep.equal(['m2']);
         expect(taken.batch).to.equal(2);
       });
+
+      it('a connect without mail gets the latest batch number, and acknowledging it drops nothing taken later', async function () {
+        await engine.createSession('s', 10_000);
+        await engine.enableAcknowledgement!('s');
+        const first = (await engine.beginConnect('s', true))!;
+        expect(first.messages).to.equal(null);
+        expect(first.batch, 'the first connect, before any mail').to.equal(0);
+        await engine.endConnect('s', 10_000, false);
+        const held = (await engine.beginConnect('s', true))!;
+        expect(held.held).to.equal(true);
+        expect(held.batch, 'a hold').to.equal(0);
+        const timedOut = (await engine.endConnect('s', 10_000, true))!;
+        expect([...timedOut]).to.deep.equal([]);
+        expect(timedOut.batch, 'an empty take').to.equal(0);
+        await engine.deliver('s', 'm1');
+        const got = (await engine.beginConnect('s', true))!;
+        expect(got.messages!.batch).to.equal(1);
+        await engine.endConnect('s', 10_000, false);
+        // The response with m1 was lost: the client acknowledges the empty reply's number.
+        expect(await engine.acknowledge!('s', 0), 'm1 stays').to.equal(1);
+        const again = (await engine.beginConnect('s', true))!;
+        expect([...again.messages!]).to.deep.equal(['m1']);
+        await engine.endConnect('s', 10_000, false);
+        expect(await engine.acknowledge!('s', again.messages!.batch!)).to.equal(0);
+        const quiet = (await engine.beginConnect('s', false))!;
+        expect(quiet.messages).to.equal(null);
+        expect(quiet.batch, 'an empty connect keeps the latest number').to.equal(1);
+        await engine.endConnect('s', 10_000, false);
+        // Without acknowledged delivery nothing is numbered.
+        await engine.createSession('p', 10_000);
+        expect((await engine.beginConnect('p', true))!.batch).to.equal(undefined);
+        expect((await engine.endConnect('p', 10_000, true))!.batch).to.equal(undefined);
+      });
     });
 
     describe('queue limit', function () {

@@ -96,12 +96,11 @@ export class MemoryEngine implements Engine {
     if (s.queue !== null || (s.ack !== null && s.ack.sent.length > 0)) {
       return { first, messages: take(s), held: false };
     }
-    if (first) return FIRST_CONNECT;
-    if (hold) {
-      s.held = true;
-      return HELD;
-    }
-    return AGAIN_EMPTY;
+    const held = !first && hold;
+    if (held) s.held = true;
+    // With acknowledged delivery even a reply without mail is numbered (see ConnectResult).
+    if (s.ack !== null) return { first, messages: null, held, batch: s.ack.batch };
+    return first ? FIRST_CONNECT : held ? HELD : AGAIN_EMPTY;
   }
 
   endConnect(clientId: string, expiresInMs: number, takeMail: boolean): Mail | null {
@@ -109,7 +108,12 @@ export class MemoryEngine implements Engine {
     if (!s) return null;
     s.held = false;
     s.expiresAt = Date.now() + expiresInMs;
-    return (takeMail ? take(s) : null) ?? [];
+    if (!takeMail) return [];
+    const mail = take(s);
+    if (mail !== null) return mail;
+    const none: Mail = [];
+    if (s.ack !== null) none.batch = s.ack.batch;
+    return none;
   }
 
   takeQueued(clientId: string, piggyback = false): Mail | null {

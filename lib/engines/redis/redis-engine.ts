@@ -20,6 +20,10 @@
  *   process over one pub/sub channel, published by the scripts that change the state.
  * - When Redis cannot be reached, calls reject at once with {@link EngineUnavailableError}
  *   (no offline queue, bounded command time): the core answers `503` with retry advice.
+ *   The engine reports the outage to the server once, when it begins, and once more when
+ *   it ends (`EngineListener.health`): from the connections' events, or from a command
+ *   failing as unavailable while they looked ready (then a read of every bucket every
+ *   `retryMs` tells when Redis answers again).
  *
  * See lib/engines/redis/scripts.ts for the key layout.
  */
@@ -57,11 +61,11 @@ const REASONS = new Set<SessionRemovedReason>(['disconnect', 'timeout', 'server'
 /** Redis errors that mean "not now" (a failover, a cluster reconfiguring), not a bug. */
 const TRANSIENT = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|BUSY|NOREPLICAS)\b/;
 
-/** Mail from a script reply: payloads from `from` on; the batch number (0: none) just before them. */
+/** Mail from a script reply: payloads from `from` on; the batch number (-1: none) just before them. */
 function mail(r: Reply[], from: number): Mail {
   const m: Mail = r.slice(from) as string[];
   const batch = r[from - 1] as number;
-  if (batch > 0) m.batch = batch;
+  if (batch >= 0) m.batch = batch;
   return m;
 }
 
@@ -100,6 +104,15 @@ export class RedisEngine implements Engine {
   private subscribedOnce = false;
   /** Connect-cycle calls (begin, take, end) waiting to go out merged at the end of the tick. */
   private readonly ops = new OpBatch<Reply>((b, ops) => this.sendMerged(b, ops), 256, 16);
+  /** The health last reported to the listener; null until the first verdict. */
+  private healthy: boolean | null = null;
+  /** The last connection error seen (the cause of an outage it starts); cleared on ready. */
+  private lastFault: Error | null = null;
+  /** A command failed as unavailable while the connections looked ready; a probe or a new connection clears it. */
+  private commandFault = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  /** Takes the engine's listeners off the app's own client (option `client`), on close. */
+  private unhookClient: (() => void) | null = null;
 
   constructor(options: RedisEngineOptions = {}) {
     validateOptions(options);
@@ -139,10 +152,102 @@ export class RedisEngine implements Engine {
     return `${this.tags[this.bucketOf(clientId)]}:s:${clientId}`;
   }
 
+  private get retryMs(): number {
+    return this.options.retryMs ?? 1000;
+  }
+
   private connection(forSubscriber: boolean): Connection {
     const conn = createConnection(this.options, forSubscriber);
-    conn.on('error', (err: Error) => debug('%s connection: %s', forSubscriber ? 'pub/sub' : 'command', err.message));
+    const onError = (err: Error): void => {
+      debug('%s connection: %s', forSubscriber ? 'pub/sub' : 'command', err.message);
+      this.lastFault = err;
+      this.checkHealth(err);
+    };
+    // ioredis sets `status` before it emits, so each event reads the state as it now is.
+    const onClose = (): void => this.checkHealth(this.lastFault ?? new Error('connection closed'));
+    const onReady = (): void => {
+      this.lastFault = null;
+      // A new command connection: commands that failed on the old one say nothing about it.
+      if (!forSubscriber) this.commandFault = false;
+      this.checkHealth();
+    };
+    conn.on('error', onError);
+    conn.on('close', onClose);
+    conn.on('end', onClose);
+    conn.on('ready', onReady);
+    if (conn === this.options.client) {
+      this.unhookClient = () => {
+        conn.off('error', onError);
+        conn.off('close', onClose);
+        conn.off('end', onClose);
+        conn.off('ready', onReady);
+      };
+    }
     return conn;
+  }
+
+  /**
+   * Reports a change of health to the listener, on transitions only: up when both
+   * connections are ready and no command failure is pending, down otherwise. `failure` is
+   * what just went wrong; while opening, only a failure (not a connection still on its way)
+   * makes the engine down.
+   */
+  private checkHealth(failure?: unknown): void {
+    const { redis, sub, listener } = this;
+    if (redis === null || sub === null || listener === null) return; // closed
+    const up = !this.commandFault && redis.status === 'ready' && sub.status === 'ready';
+    if (up === this.healthy || (!up && this.healthy === null && failure === undefined)) return;
+    this.healthy = up;
+    if (up) {
+      debug('Redis reachable');
+      listener.health?.('up');
+      return;
+    }
+    const cause =
+      failure instanceof EngineUnavailableError
+        ? failure
+        : new EngineUnavailableError(`Redis unavailable: ${(failure as Error | undefined)?.message ?? 'connection lost'}`, this.retryMs, { cause: failure });
+    debug('Redis unreachable: %s', cause.message);
+    listener.health?.('down', cause);
+  }
+
+  /** A command failed as unavailable: the engine is down until Redis answers again. */
+  private commandFailed(err: EngineUnavailableError): void {
+    if (this.redis === null) return;
+    this.commandFault = true;
+    this.checkHealth(err);
+    if (this.probeTimer === null) this.scheduleProbe();
+  }
+
+  /**
+   * While a command failure is pending, reads every bucket's expiry set (as `sessionCount`
+   * does: each bucket's hash slot, through the Cluster's routing) every `retryMs`, and clears
+   * the failure once all answer. The connections may never drop (a command timeout, a busy
+   * script, a Cluster node failing over), so their events alone would not tell.
+   */
+  private scheduleProbe(): void {
+    this.probeTimer = setTimeout(() => {
+      const redis = this.redis;
+      if (redis === null || !this.commandFault) {
+        this.probeTimer = null;
+        return;
+      }
+      const probe = redis.status === 'ready' ? Promise.all(this.tags.map((t) => redis.zcard(`${t}:exp`))) : Promise.reject(new Error('not connected'));
+      probe.then(
+        () => {
+          this.probeTimer = null;
+          if (this.redis !== redis) return;
+          this.commandFault = false;
+          this.checkHealth();
+        },
+        (err: Error) => {
+          debug('probe: %s', err.message);
+          if (this.redis === redis && this.commandFault) this.scheduleProbe();
+          else this.probeTimer = null;
+        },
+      );
+    }, this.retryMs);
+    this.probeTimer.unref();
   }
 
   async open(listener: EngineListener, config: EngineConfig): Promise<void> {
@@ -176,11 +281,17 @@ export class RedisEngine implements Engine {
     ])
       .catch((err) => debug('open: %O', err))
       .finally(() => clearTimeout(timer));
+    // Not connected within the bound (and no error seen): down from the start.
+    this.checkHealth(this.lastFault ?? new Error(`not connected within ${bound} ms`));
   }
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    this.unhookClient?.();
+    this.unhookClient = null;
     const all = this.options.client ? [this.sub] : [this.redis, this.sub];
     this.redis = this.sub = null;
     this.heldHere.clear();
@@ -297,7 +408,9 @@ export class RedisEngine implements Engine {
     } catch (err) {
       const e = err as Error;
       if (e?.name === 'ReplyError' && !TRANSIENT.test(e.message)) throw err;
-      throw new EngineUnavailableError(`Redis unavailable: ${e?.message ?? String(err)}`, this.options.retryMs ?? 1000, { cause: err });
+      const unavailable = new EngineUnavailableError(`Redis unavailable: ${e?.message ?? String(err)}`, this.retryMs, { cause: err });
+      this.commandFailed(unavailable);
+      throw unavailable;
     }
   }
 
@@ -365,15 +478,18 @@ export class RedisEngine implements Engine {
     if (r === null) return null;
     const a = r as Reply[];
     const first = a[0] === 1;
+    // With acknowledged delivery a reply without mail is numbered too (see ConnectResult).
+    const batch = a[2] as number;
     if (a[1] === 1) {
       this.heldHere.add(clientId);
       // A wake that arrived while we waited for the answer: deliver it now; the core
       // registers the hold before the wake is flushed (HeldConnects flushes on setImmediate).
       if (this.lateWakes.delete(clientId)) this.listener?.wake(clientId);
-      return HELD;
+      return batch >= 0 ? { first, messages: null, held: true, batch } : HELD;
     }
     this.lateWakes.delete(clientId);
     if (a.length > 3) return { first, messages: mail(a, 3), held: false };
+    if (batch >= 0) return { first, messages: null, held: false, batch };
     return first ? FIRST_CONNECT : AGAIN_EMPTY;
   }
 

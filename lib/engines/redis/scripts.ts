@@ -66,7 +66,8 @@ end
 -- Appends the session's mail to out; false when there was none. Without acknowledged
 -- delivery that is the queue, emptied. With it, the queue becomes a new batch of the
 -- unacknowledged list (batch numbers in :ub), and all of that list is returned (kept
--- until acknowledged); out[batchAt] gets the latest batch number.
+-- until acknowledged); out[batchAt] gets the latest batch number (0 before any), even
+-- when there was none, since every connect reply of such a session is numbered.
 local function take(id, out, batchAt)
   local q = sk('q', id)
   local s = sk('s', id)
@@ -81,13 +82,13 @@ local function take(id, out, batchAt)
         redis.call('RPUSH', sk('ub', id), batch)
       end
     end
+    if batchAt then out[batchAt] = tonumber(redis.call('HGET', s, 'b')) or 0 end
     local sent = redis.call('LRANGE', u, 0, -1)
     if #sent == 0 then return false end
     for _, mid in ipairs(sent) do
       local p = redis.call('HGET', T .. ':m:' .. mid, 'p')
       if p then out[#out + 1] = p end
     end
-    if batchAt then out[batchAt] = tonumber(redis.call('HGET', s, 'b')) end
     return true
   end
   if #ids == 0 then return false end
@@ -187,7 +188,7 @@ return emptied
    * The connect cycle's calls, merged (lib/redis/op-batch.ts). KEYS[1]: T:exp. ARGV: T, P,
    * F, me (this process's id), then per operation four values, run in order:
    *   'b', id, hold ('1'/'0'), lease        begin a connect: nil when unknown, else {first,
-   *                                         held, batch (0: none), payloads...}. Cancels the
+   *                                         held, batch (-1: none), payloads...}. Cancels the
    *                                         expiry (until the lease deadline); takes the mail,
    *                                         or with hold and nothing to take (and not the first
    *                                         connect) marks the session held by me
@@ -198,7 +199,8 @@ return emptied
    *                                         holds the session now; with take, the mail too
    *   'x', id, deadline, ''                 take the mail for a held connect and, if there was
    *                                         any, end the hold as 'e' does: nil when none
-   * → one reply per operation; a reply with mail is {batch (0: none), payloads...}.
+   * → one reply per operation; a reply with mail is {batch (-1: no acknowledged delivery),
+   * payloads...}; with acknowledged delivery the batch is set even without payloads.
    */
   bxMany: [
     1,
@@ -222,7 +224,7 @@ for i = 5, #ARGV, 4 do
     if redis.call('EXISTS', s) == 1 then
       local first = redis.call('HGET', s, 'c') ~= '1'
       redis.call('ZADD', KEYS[1], ARGV[i + 3], id)
-      r = {first and 1 or 0, 0, 0}
+      r = {first and 1 or 0, 0, -1}
       if take(id, r, 3) or first then
         redis.call('HSET', s, 'c', '1', 'h', '')
       elseif a == '1' then
@@ -234,18 +236,18 @@ for i = 5, #ARGV, 4 do
     end
   elseif op == 't' then
     if a ~= '1' or redis.call('HGET', s, 'a') ~= '1' then
-      local out = {0}
+      local out = {-1}
       if take(id, out, 1) then r = out end
     end
   elseif op == 'x' then
-    local out = {0}
+    local out = {-1}
     if take(id, out, 1) then
       unhold(s, id, a)
       r = out
     end
   elseif redis.call('EXISTS', s) == 1 then
     unhold(s, id, a)
-    r = {0}
+    r = {-1}
     if ARGV[i + 3] == '1' then take(id, r, 1) end
   end
   res[n] = r
