@@ -4,6 +4,7 @@
  * run first (widest first), the exact channel's last, as in CometD.
  */
 import { expandChannel, type ChannelInfo, type ChannelKind } from './channel-name.js';
+import { EngineUnavailableError } from './engines/engine.js';
 import { BayeuxErrorException, Errors, type BayeuxError } from './errors.js';
 import type { RequestContext } from './exchange.js';
 import type { Message } from './message.js';
@@ -126,6 +127,9 @@ export async function runChannelListeners(
         if ((await listener(message, session, context)) === false) return Errors.messageDeleted();
       } catch (err) {
         if (err instanceof BayeuxErrorException) return err.bayeux;
+        // The listener used the engine while its store is unreachable (e.g. `session.deliver`
+        // while Redis is down): the client should retry, as for the server's own engine calls.
+        if (err instanceof EngineUnavailableError) return Errors.unavailable(err.retryMs);
         server.reportError(err);
         return Errors.internal();
       }

@@ -3,7 +3,7 @@
  * app-code publish, session handles, option validation and close.
  */
 import { expect } from 'chai';
-import { BayeuxErrorException, BayeuxServer, Errors, type BayeuxServerOptions } from '../index.js';
+import { BayeuxErrorException, BayeuxServer, EngineUnavailableError, Errors, type BayeuxServerOptions } from '../index.js';
 import { RawServer, deliveries, replyOn, waitForHold, type RawClient } from './support/raw-client.js';
 
 describe('server API', function () {
@@ -120,6 +120,14 @@ describe('server API', function () {
       expect(errors).to.have.length(1);
       expect((errors[0] as Error).message).to.equal('listener bug');
       expect((await a.publish('/fine', 1))[0]!.successful).to.equal(true);
+    });
+
+    it('a listener whose engine call fails as unavailable gets 503::engine_unavailable with retry advice, not 500', async function () {
+      server.bayeux.channel('/service/needs-engine').onMessage(() => {
+        throw new EngineUnavailableError('store unreachable', 700);
+      });
+      const [reply] = await a.publish('/service/needs-engine', 'x');
+      expect(reply).to.deep.include({ successful: false, error: '503::engine_unavailable', advice: { reconnect: 'retry', interval: 700 } });
     });
 
     it('wildcard listeners run before exact ones, widest first; a veto stops the rest', async function () {
