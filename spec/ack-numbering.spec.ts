@@ -57,7 +57,11 @@ class Doc {
 
   static async open(server: RawServer, connect: Record<string, unknown>): Promise<Doc> {
     const doc = new Doc();
-    const q = new URLSearchParams({ transport: 'iframe', connect: JSON.stringify(connect), callback: 'p.d', signoff: 'p.s' });
+    // The connect goes in a ticket request; the document's URL carries only the ticket.
+    const t = await server.post(JSON.stringify([connect]), 'application/json', '/cometd?transport=iframe');
+    expect(t.status, t.text).to.equal(200);
+    const { ticket } = JSON.parse(t.text) as { ticket: string };
+    const q = new URLSearchParams({ transport: 'iframe', ticket, callback: 'p.d', signoff: 'p.s' });
     const res = await withTimeout(fetch(`${server.url}?${q}`, { signal: doc.abortController.signal }), 'the document response head');
     expect(res.status).to.equal(200);
     void doc.read(res);

@@ -3,10 +3,12 @@
  * modules) and the transport the handler serves at `/cometd/iframe-transport.js`: one script
  * tag turns it on; several messages arrive through one open document; documents are
  * recycled at their maximum age; and nothing published while one document ends and the
- * next opens is lost.
+ * next opens is lost. Documents open with a single-use ticket (no clientId in their URL).
+ * Where iframes cannot work (the page inside a frame from another origin, or frames
+ * blocked by the page's own policy) the client uses long-polling instead.
  */
 import { expect } from 'chai';
-import type { Browser } from 'playwright-core';
+import type { Browser, Frame } from 'playwright-core';
 import {
   callbackPolling,
   iframeStreaming,
@@ -94,7 +96,9 @@ describe('iframe streaming with the CometD JavaScript client in Chromium', funct
     expect(connects.length, 'connects answered through the document').to.be.at.least(5);
     for (const c of connects) {
       expect(c.connectionType).to.equal('iframe');
-      expect(c.url).to.match(/^\/cometd\/connect\?transport=iframe&connect=/);
+      // Only a ticket in the URL: no clientId, no connect message.
+      expect(c.url).to.match(/^\/cometd\/connect\?transport=iframe&ticket=[A-Za-z0-9_-]+&callback=/);
+      expect(c.url).not.to.include(info.clientId);
     }
     for (const m of seen.filter((x) => x.channel !== '/meta/connect')) expect(m.url, m.channel).to.not.include('transport=iframe');
     expect((await page.run<MetaConnect[]>('T.metaConnects')).every((m) => m.successful)).to.equal(true);
@@ -146,6 +150,49 @@ describe('iframe streaming with the CometD JavaScript client in Chromium', funct
     expect(during.slice(0, 2).map((d) => d.held), 'nothing was held when they were published').to.deep.equal([false, false]);
     expect(iframe.documentsOpened).to.be.at.least(3);
     expect(page.errors).to.deep.equal([]);
+  });
+
+  /** The CometD app page (same origin as Bayeux) framed by a page of another origin; returns the app's frame. */
+  async function openFramedApp(s: PageServer): Promise<Frame> {
+    s.setPage('outer.html', `<!doctype html><html><body><iframe src="${s.origin}/pages/app.html" width="400" height="300"></iframe></body></html>`);
+    const outer = await openPage(browser, s.otherOrigin + '/pages/outer.html', undefined, null);
+    pages.push(outer);
+    let frame: Frame | undefined;
+    await waitUntil(() => (frame = outer.page.frames().find((f) => f.url().endsWith('/pages/app.html'))) !== undefined, 'the app frame');
+    await frame!.waitForFunction('window.T && window.T.ready === true', undefined, { timeout: 10_000 });
+    return frame!;
+  }
+
+  it('a page inside a frame from another origin does not pick iframe: it connects by long-polling and receives messages', async function () {
+    const s = await start();
+    const frame = await openFramedApp(s);
+    // The origins differ only by port: the ancestor is cross-origin, so the document (frame-ancestors 'self') would be blocked.
+    expect(new URL(s.otherOrigin).origin).not.to.equal(new URL(s.origin).origin);
+    const info = (await frame.evaluate(`T.start(${JSON.stringify(s.url)})`)) as Started;
+    expect(info.transport).to.equal('long-polling');
+    await frame.evaluate(`T.subscribe('/iframe/framed')`);
+    await waitUntil(() => s.bayeux.connects.get(info.clientId) !== undefined, 'a long poll held');
+    await s.bayeux.publish('/iframe/framed', { to: 'framed page' });
+    expect(await frame.evaluate('T.waitFor(1, 5000)')).to.deep.equal([{ channel: '/iframe/framed', data: { to: 'framed page' } }]);
+    expect(await frame.evaluate('T.frames'), 'no streaming iframe created').to.equal(0);
+    expect(seen.filter((m) => m.channel === '/meta/connect').every((m) => m.connectionType === 'long-polling')).to.equal(true);
+  });
+
+  it('when documents keep failing (frames blocked by the page’s own policy), connects fall back to long-polling and messages arrive', async function () {
+    this.timeout(60_000);
+    const s = await start();
+    s.setPage('blocked.html', IFRAME_APP_PAGE.replace('<title>', `<meta http-equiv="Content-Security-Policy" content="frame-src 'none'"><title>`));
+    const page = await openPage(browser, s.origin + '/pages/blocked.html');
+    pages.push(page);
+    const started = page.run<Started>(`T.start(${JSON.stringify(s.url)})`);
+    const info = await started;
+    expect(info.transport, 'negotiated before any document failed').to.equal('iframe');
+    await page.run(`T.subscribe('/iframe/blocked')`);
+    await waitUntil(() => seen.some((m) => m.channel === '/meta/connect' && m.connectionType === 'long-polling'), 'a connect by long-polling', 30_000, 50);
+    await waitUntil(() => s.bayeux.connects.get(info.clientId) !== undefined, 'a long poll held', 30_000);
+    await s.bayeux.publish('/iframe/blocked', { after: 'fallback' });
+    expect(await page.run('T.waitFor(1, 10000)')).to.deep.equal([{ channel: '/iframe/blocked', data: { after: 'fallback' } }]);
+    expect(seen.filter((m) => m.channel === '/meta/handshake'), 'no new handshake').to.have.length(1);
   });
 
   it('a steady stream of messages crosses several recycled documents, each message once and in order [matrix CometD|iframe]', async function () {

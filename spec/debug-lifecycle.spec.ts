@@ -22,7 +22,9 @@ describe('DEBUG lifecycle lines', function () {
     // debug formats each line, then hands it to `log`: capture instead of writing to stderr.
     createDebug.log = (...args: unknown[]) => void lines.push(format(...args));
     createDebug.enable(NAMESPACES);
-    server = await RawServer.start({ timeout: 500, maxInterval: 300, sweepInterval: 50 });
+    // maxInterval: short enough for the expiry test, long enough that a session doing a few
+    // round trips without connecting is not swept mid-test on a loaded machine.
+    server = await RawServer.start({ timeout: 500, maxInterval: 1000, sweepInterval: 50 });
   });
 
   afterEach(async function () {

@@ -1,8 +1,9 @@
 /**
  * When a `/meta/connect` is answered at once and when it is held; what releases a held
  * connect (timeout, mail, a newer connect, disconnect, server shutdown); piggy-backing;
- * session expiry and the per-session limits. Timings use small server timeouts and
- * bounded tolerances.
+ * session expiry and the per-session limits. What released a connect is read from the reply
+ * (mail in it, or a bare reply); time bounds only say a timer did not fire before its
+ * deadline, with upper bounds of seconds, so the specs hold on a loaded machine.
  */
 import { expect } from 'chai';
 import type { BayeuxServerOptions } from '../index.js';
@@ -107,7 +108,14 @@ describe('hold rules', function () {
   });
 
   describe('held', function () {
-    const TIMEOUT = 300;
+    // Long enough that nothing a test does between the hold and the event that releases it
+    // takes as long, even on a loaded machine; a release before it is not the timeout.
+    const TIMEOUT = 1500;
+    /**
+     * Upper bound for a reply due at the timeout: late timers on a loaded machine, not early
+     * ones (lower bounds allow 2 ms: hold deadlines are whole milliseconds).
+     */
+    const LATE_MS = 5000;
     let server: RawServer;
     let a: RawClient;
     let b: RawClient;
@@ -126,7 +134,7 @@ describe('hold rules', function () {
         [a, 'held-a2'],
       ] as const) {
         const { value, ms } = await timed(client.connect({ id }));
-        expect(ms).to.be.within(TIMEOUT - 20, TIMEOUT + 700);
+        expect(ms).to.be.within(TIMEOUT - 2, TIMEOUT + LATE_MS);
         expect(value).to.deep.equal([
           { id, channel: '/meta/connect', successful: true, advice: { reconnect: 'retry', interval: 0, timeout: TIMEOUT } },
         ]);
@@ -135,12 +143,12 @@ describe('hold rules', function () {
 
     it('a client advice.timeout shorter than the server timeout wins', async function () {
       const { ms } = await timed(a.connect({ advice: { timeout: 80 } }));
-      expect(ms).to.be.within(60, TIMEOUT - 50);
+      expect(ms).to.be.within(78, TIMEOUT - 2);
     });
 
     it('a client advice.timeout longer than the server timeout does not (CometD-JS sends 60000)', async function () {
       const { ms } = await timed(a.connect({ advice: { timeout: 60_000, interval: 0 } }));
-      expect(ms).to.be.within(TIMEOUT - 20, TIMEOUT + 700);
+      expect(ms).to.be.within(TIMEOUT - 2, TIMEOUT + LATE_MS);
     });
 
     it('a publish from another client releases it: delivery first, then the connect reply', async function () {
@@ -149,7 +157,7 @@ describe('hold rules', function () {
       const ack = await b.publish('/chat/room', { text: 'hi' }, { id: 'p1' });
       expect(ack).to.deep.equal([{ id: 'p1', channel: '/chat/room', successful: true }]);
       const { value, ms } = await held;
-      expect(ms).to.be.below(TIMEOUT - 50);
+      expect(ms).to.be.below(TIMEOUT);
       expect(value).to.have.length(2);
       expect(value[0]).to.deep.equal({ channel: '/chat/room', data: { text: 'hi' } });
       expect(connectReply(value)).to.include({ id: 'c1', successful: true });
@@ -189,7 +197,7 @@ describe('hold rules', function () {
       await b.publish('/elsewhere/x', 1);
       await b.publish('/chat/a/b', 1); // `*` matches one segment only
       const { value, ms } = await held;
-      expect(ms).to.be.at.least(TIMEOUT - 20);
+      expect(ms).to.be.at.least(TIMEOUT - 2);
       expect(deliveries(value)).to.deep.equal([]);
     });
 
@@ -198,7 +206,7 @@ describe('hold rules', function () {
       await waitForHold(server, a.clientId);
       const second = later(a.connect({ id: 'new' }));
       const { value: older, ms } = await first;
-      expect(ms).to.be.below(TIMEOUT - 50);
+      expect(ms).to.be.below(TIMEOUT);
       expect(older).to.deep.equal([
         { id: 'old', channel: '/meta/connect', successful: true, advice: { reconnect: 'retry', interval: 0, timeout: TIMEOUT } },
       ]);
@@ -222,7 +230,7 @@ describe('hold rules', function () {
       await b.publish('/chat/room', 'while away');
       await server.bayeux.publish('/chat/room', 'also while away');
       const { value, ms } = await timed(a.connect());
-      expect(ms).to.be.below(TIMEOUT - 50);
+      expect(ms).to.be.below(TIMEOUT);
       expect(deliveries(value).map((m) => m.data)).to.deep.equal(['while away', 'also while away']);
       expect(connectReply(value).successful).to.equal(true);
     });
@@ -241,7 +249,7 @@ describe('hold rules', function () {
       ]);
       // Nothing is left for the next connect.
       const { value, ms } = await timed(a.connect());
-      expect(ms).to.be.at.least(TIMEOUT - 20);
+      expect(ms).to.be.at.least(TIMEOUT - 2);
       expect(deliveries(value)).to.deep.equal([]);
     });
 
@@ -254,7 +262,7 @@ describe('hold rules', function () {
         { id: 'ps', channel: '/chat/self', successful: true },
       ]);
       const { value, ms } = await held;
-      expect(ms).to.be.at.least(TIMEOUT - 20);
+      expect(ms).to.be.at.least(TIMEOUT - 2);
       expect(deliveries(value), 'no second copy on the held connect').to.deep.equal([]);
     });
 
@@ -265,7 +273,7 @@ describe('hold rules', function () {
       const bye = await a.disconnect({ id: 'bye' });
       expect(bye).to.deep.equal([{ id: 'bye', channel: '/meta/disconnect', successful: true }]);
       const { value, ms } = await held;
-      expect(ms).to.be.below(TIMEOUT - 50);
+      expect(ms).to.be.below(TIMEOUT);
       expect(value).to.have.length(1);
       expect(value[0]).to.deep.include({ id: 'hc', channel: '/meta/connect', successful: true });
       expect(value[0]!.advice).to.deep.include({ reconnect: 'none' });
@@ -299,7 +307,7 @@ describe('hold rules', function () {
         [heldB, 'cb'],
       ] as const) {
         const { value, ms } = await held;
-        expect(ms).to.be.below(TIMEOUT - 50);
+        expect(ms).to.be.below(TIMEOUT);
         expect(value).to.have.length(1);
         expect(value[0]).to.deep.include({ id, channel: '/meta/connect', successful: true });
       }
@@ -313,8 +321,8 @@ describe('hold rules', function () {
       const server = await start({ timeout: 300, maxInterval: 100, sweepInterval: 20 });
       const c = await server.connectedClient();
       const began = performance.now();
-      const [id, reason] = await nextEvent(server.bayeux, 'sessionRemoved', 2000);
-      expect(performance.now() - began).to.be.at.least(80);
+      const [id, reason] = await nextEvent(server.bayeux, 'sessionRemoved', 10_000);
+      expect(performance.now() - began).to.be.at.least(98);
       expect([id, reason]).to.deep.equal([c.clientId, 'timeout']);
       const [reply] = await c.connect();
       expect(reply).to.deep.include({ successful: false, error: '402::session_unknown' });
@@ -327,18 +335,20 @@ describe('hold rules', function () {
       const server = await start({ timeout: 300, maxInterval: 100, sweepInterval: 20 });
       const c = server.client();
       await c.handshake();
-      const [id, reason] = await nextEvent(server.bayeux, 'sessionRemoved', 2000);
+      const [id, reason] = await nextEvent(server.bayeux, 'sessionRemoved', 10_000);
       expect([id, reason]).to.deep.equal([c.clientId, 'timeout']);
       expect(await server.bayeux.sessionCount()).to.equal(0);
     });
 
     it('a session whose connect is held does not expire, however long the hold', async function () {
-      const server = await start({ timeout: 600, maxInterval: 100, sweepInterval: 20 });
+      // The hold is several times maxInterval; maxInterval itself is wide enough for the
+      // client's next connect to arrive in time on a loaded machine.
+      const server = await start({ timeout: 3000, maxInterval: 600, sweepInterval: 20 });
       const c = await server.connectedClient();
       const removed: string[] = [];
       server.bayeux.on('sessionRemoved', (id) => removed.push(id));
       const { value, ms } = await timed(c.connect());
-      expect(ms).to.be.at.least(580);
+      expect(ms).to.be.at.least(2998);
       expect(connectReply(value).successful).to.equal(true);
       expect(removed).to.deep.equal([]);
       expect(await server.bayeux.session(c.clientId!).exists()).to.equal(true);
@@ -347,22 +357,27 @@ describe('hold rules', function () {
       await waitForHold(server, c.clientId);
       await server.bayeux.session(c.clientId!).deliver('/x', 'kept');
       expect(deliveries(await next)).to.deep.equal([{ channel: '/x', data: 'kept' }]);
-      const [id] = await nextEvent(server.bayeux, 'sessionRemoved', 2000);
+      const [id] = await nextEvent(server.bayeux, 'sessionRemoved', 10_000);
       expect(id).to.equal(c.clientId);
     });
 
     it('a session that keeps connecting lives on, and mail published meanwhile is not lost', async function () {
-      const server = await start({ timeout: 50, maxInterval: 100, sweepInterval: 20 });
+      // maxInterval wide enough for each next connect on a loaded machine; the loop runs
+      // for several maxIntervals, so the session outlives any single one.
+      const MAX_INTERVAL = 500;
+      const server = await start({ timeout: 50, maxInterval: MAX_INTERVAL, sweepInterval: 20 });
       const c = await server.connectedClient();
       await c.mustSubscribe('/t');
       const removed: string[] = [];
       server.bayeux.on('sessionRemoved', (id) => removed.push(id));
       const got: unknown[] = [];
-      for (let i = 0; i < 8; i++) {
-        await server.bayeux.publish('/t', i);
+      const began = performance.now();
+      let n = 0;
+      for (; n < 8 || performance.now() - began < 3 * MAX_INTERVAL; n++) {
+        await server.bayeux.publish('/t', n);
         got.push(...deliveries(await c.connect()).map((m) => m.data));
       }
-      expect(got).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(got).to.deep.equal([...Array(n).keys()]);
       expect(removed).to.deep.equal([]);
     });
   });

@@ -41,7 +41,10 @@ class Doc {
   readonly nonces = new Set<string>();
   /** Settles when the response has ended (or failed). */
   done: Promise<void> = Promise.resolve();
+  /** The response ended normally. */
   ended = false;
+  /** Why reading stopped short: the spec's own abort, or a reset or other stream error. */
+  error: unknown = undefined;
   private readonly abortController = new AbortController();
   private scanned = 0;
 
@@ -63,9 +66,27 @@ class Doc {
         this.scan();
       }
       this.ended = true;
-    } catch {
-      // aborted by the spec
+    } catch (err) {
+      // Kept, not swallowed: "still open" must be told from "connection reset".
+      this.error = err;
     }
+  }
+
+  /** Still streaming: neither ended nor cut short (by a reset, or by the spec's abort). */
+  get open(): boolean {
+    return !this.ended && this.error === undefined;
+  }
+
+  /** Cut short by something other than the spec's own abort (a reset, a parse error, ...). */
+  get failed(): boolean {
+    return this.error !== undefined && !this.abortController.signal.aborted;
+  }
+
+  /** For assertion messages: what became of the response so far. */
+  describe(): string {
+    if (this.ended) return 'ended';
+    if (this.error === undefined) return 'open';
+    return `${this.abortController.signal.aborted ? 'aborted by the spec' : 'failed'}: ${String((this.error as Error)?.cause ?? this.error)}`;
   }
 
   private scan(): void {
@@ -92,7 +113,7 @@ class Doc {
   /** Waits for the end of the response and returns the sign-off reason. */
   async signOff(fn = 'p.s', ms = 3000): Promise<string> {
     await withTimeout(this.done, 'the end of the document', ms);
-    expect(this.ended, 'the document ended normally').to.equal(true);
+    expect(this.ended, `the document ended normally (${this.describe()})`).to.equal(true);
     const last = this.calls.items[this.calls.length - 1];
     expect(last?.fn, this.text.slice(-300)).to.equal(fn);
     expect(this.text.endsWith(');</script></body></html>\n'), this.text.slice(-100)).to.equal(true);
@@ -104,9 +125,23 @@ class Doc {
   }
 }
 
-/** The query of a document opened with `connect`. */
-function tunnelQuery(connect: Record<string, unknown>, extra: Record<string, string> = {}): Record<string, string> {
-  return { transport: 'iframe', connect: JSON.stringify(connect), callback: 'p.d', signoff: 'p.s', ...extra };
+/** POSTs a connect for a ticket at `origin` (a RawServer, or another app's origin); returns the ticket. */
+async function ticketFor(server: RawServer | string, connect: Record<string, unknown>): Promise<string> {
+  const body = JSON.stringify([connect]);
+  const r =
+    typeof server === 'string'
+      ? await withTimeout(fetch(`${server}/cometd?transport=iframe`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } }), 'the ticket').then(async (res) => ({ status: res.status, text: await res.text(), headers: res.headers }))
+      : await server.post(body, 'application/json', '/cometd?transport=iframe');
+  expect(r.status, r.text).to.equal(200);
+  expect(r.headers.get('cache-control')).to.include('no-store');
+  const { ticket } = JSON.parse(r.text) as { ticket: unknown };
+  expect(ticket).to.be.a('string');
+  return ticket as string;
+}
+
+/** The query of a document opened with a ticket. */
+function tunnelQuery(ticket: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { transport: 'iframe', ticket, callback: 'p.d', signoff: 'p.s', ...extra };
 }
 
 /** The connect reply (last message) of a connect answer. */
@@ -144,7 +179,7 @@ describe('iframe streaming', function () {
   }
 
   async function open(connect: Record<string, unknown>, extra: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Doc> {
-    const doc = await Doc.open(server, tunnelQuery(connect, extra), headers);
+    const doc = await Doc.open(server, tunnelQuery(await ticketFor(server, connect), extra), headers);
     docs.push(doc);
     return doc;
   }
@@ -177,7 +212,7 @@ describe('iframe streaming', function () {
     expect(doc.text.startsWith(head + `<script nonce="${nonce}">window.parent.p.d([{"id":"c1",`), doc.text).to.equal(true);
     // The document stays open: the server holds the session's next connect itself.
     await waitForHold(server, c.clientId);
-    expect(doc.ended).to.equal(false);
+    expect(doc.open, doc.describe()).to.equal(true);
     expect(iframe.openDocuments).to.equal(1);
   });
 
@@ -195,7 +230,7 @@ describe('iframe streaming', function () {
       // The server's own connects carry no id; the client matches the answer to its pending connect.
       expect(connectReply(batch)).to.deep.equal({ channel: '/meta/connect', successful: true, advice: { reconnect: 'retry', interval: 0, timeout: 5000 } });
     }
-    expect(doc.ended).to.equal(false);
+    expect(doc.open, doc.describe()).to.equal(true);
     expect(iframe.documentsOpened).to.equal(1);
     // Between two scripts: exactly the padding.
     const gaps = doc.text.split('</script>').slice(1, -1).map((rest) => rest.slice(0, rest.indexOf('<script')));
@@ -292,7 +327,7 @@ describe('iframe streaming', function () {
     const tailNewlines = (): number => (doc.text.slice(doc.text.lastIndexOf('</script>')).match(/\n/g) ?? []).length;
     await waitUntil(() => tailNewlines() >= 3, 'two heartbeats after the padding newline', 2000);
     expect(doc.text.slice(doc.text.lastIndexOf('</script>') + '</script>'.length)).to.match(/^\n\n\n+$/);
-    expect(doc.ended).to.equal(false);
+    expect(doc.open, doc.describe()).to.equal(true);
   });
 
   it('answers an unknown session with 402 in the document, then signs off', async function () {
@@ -402,11 +437,11 @@ describe('iframe streaming', function () {
     it(`refuses ${what} with a plain-text 400 and no script`, async function () {
       await start();
       const c = await client();
-      const connect = JSON.stringify({ id: '1', channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe' });
+      const ticket = await ticketFor(server, { id: '1', channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe' });
       let q: string;
-      if (query === 'dup') q = `transport=iframe&connect=${encodeURIComponent(connect)}&callback=a&callback=b&signoff=s`;
+      if (query === 'dup') q = `transport=iframe&ticket=${ticket}&callback=a&callback=b&signoff=s`;
       else {
-        const params = new URLSearchParams({ transport: 'iframe', connect, callback: 'p.d', signoff: 'p.s' });
+        const params = new URLSearchParams({ transport: 'iframe', ticket, callback: 'p.d', signoff: 'p.s' });
         for (const [k, v] of Object.entries(query)) params.set(k, v);
         q = params.toString();
       }
@@ -417,18 +452,77 @@ describe('iframe streaming', function () {
     });
   }
 
-  it('refuses a missing, malformed or non-connect `connect` parameter with a 400', async function () {
+  it('refuses a document request without one ticket, or with the connect in its URL (the old form), with a 400', async function () {
     await start();
     const c = await client();
-    const bad = [
-      'transport=iframe&callback=p.d',
-      'transport=iframe&connect=%7Bnot%20json',
-      `transport=iframe&connect=${encodeURIComponent(JSON.stringify({ channel: '/meta/handshake', version: '1.0' }))}`,
-      `transport=iframe&connect=${encodeURIComponent(JSON.stringify([{ channel: '/meta/connect', clientId: c.clientId }, { channel: '/meta/connect', clientId: c.clientId }]))}`,
-      `transport=iframe&connect=1&connect=2`,
-    ];
+    const connect = encodeURIComponent(JSON.stringify({ id: '1', channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe' }));
+    const ticket = await ticketFor(server, { channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe' });
+    const bad = ['transport=iframe&callback=p.d', `transport=iframe&connect=${connect}`, `transport=iframe&ticket=${ticket}&ticket=${ticket}`];
     for (const q of bad) expectNoScript(await server.request(`/cometd?${q}`));
     expect(iframe.documentsOpened).to.equal(0);
+  });
+
+  it('refuses a ticket request that is not one /meta/connect with a clientId (400), too large (413), or past maxTickets (503)', async function () {
+    await start({ maxTickets: 2, maxTicketBytes: 1024 });
+    const c = await client();
+    const post = (body: string): Promise<RawResponse> => server.post(body, 'application/json', '/cometd?transport=iframe');
+    for (const body of [
+      '{not json',
+      JSON.stringify([{ channel: '/meta/handshake', version: '1.0' }]),
+      JSON.stringify([{ channel: '/meta/connect' }]),
+      JSON.stringify([{ channel: '/meta/connect', clientId: c.clientId }, { channel: '/meta/connect', clientId: c.clientId }]),
+    ]) {
+      const r = await post(body);
+      expect(r.status, body + ' → ' + r.text).to.equal(400);
+    }
+    expect((await post(JSON.stringify([{ channel: '/meta/connect', clientId: c.clientId, ext: { pad: 'x'.repeat(2000) } }]))).status).to.equal(413);
+    const connect = { channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe' };
+    await ticketFor(server, connect);
+    await ticketFor(server, connect);
+    const full = await post(JSON.stringify([connect]));
+    expect(full.status, full.text).to.equal(503);
+    // Long-polling still takes every other POST, one naming it included.
+    expect((await server.send([{ channel: '/meta/connect', clientId: c.clientId, connectionType: 'long-polling', advice: { timeout: 0 } }]))[0]).to.include({ successful: true });
+    const named = await server.post(JSON.stringify([{ channel: '/meta/connect', clientId: c.clientId, connectionType: 'long-polling', advice: { timeout: 0 } }]), 'application/json', '/cometd?transport=long-polling');
+    expect(named.status, named.text).to.equal(200);
+    expect((JSON.parse(named.text) as WireMessage[])[0]).to.include({ successful: true });
+  });
+
+  it('opens the document with a single-use ticket: no clientId or ext in its URL; a second use and an expired ticket get a 403', async function () {
+    await start({ ticketTimeout: 300 });
+    const c = await client();
+    const urls: string[] = [];
+    server.bayeux.addExtension({
+      incoming(message, context) {
+        if (message.channel === '/meta/connect') urls.push(context.request?.url ?? '');
+      },
+    });
+    const connect = { id: 'c1', channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe', advice: { timeout: 0 }, ext: { token: 's3cret' } };
+    const ticket = await ticketFor(server, connect);
+    const doc = await Doc.open(server, tunnelQuery(ticket));
+    docs.push(doc);
+    expect(doc.status).to.equal(200);
+    expect(connectReply(await doc.batch(0))).to.include({ id: 'c1', successful: true });
+    await waitForHold(server, c.clientId);
+    expect(urls.length).to.be.at.least(2);
+    for (const url of urls) {
+      expect(url).to.include(`ticket=${ticket}`);
+      expect(url).not.to.include(c.clientId);
+      expect(url).not.to.include('s3cret');
+      expect(url).not.to.include('connect=');
+    }
+    // Used once: refused, and nothing opened.
+    const again = await server.request(`/cometd?${new URLSearchParams(tunnelQuery(ticket))}`);
+    expect(again.status, again.text).to.equal(403);
+    expect(again.text).not.to.include('<script');
+    // Expired before use.
+    const late = await ticketFor(server, connect);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const expired = await server.request(`/cometd?${new URLSearchParams(tunnelQuery(late))}`);
+    expect(expired.status, expired.text).to.equal(403);
+    // Never issued.
+    expect((await server.request(`/cometd?${new URLSearchParams(tunnelQuery('x'.repeat(24)))}`)).status).to.equal(403);
+    expect(iframe.documentsOpened).to.equal(1);
   });
 
   it('submits its own connects with the opening connect’s ext, without id, advice, ack or timesync', async function () {
@@ -492,7 +586,7 @@ describe('iframe streaming', function () {
     const batch = await docB.batch(1);
     expect(connectReply(batch).advice).to.deep.include({ 'multiple-clients': true, interval: 500 });
     expect(await docB.signOff()).to.equal('advice');
-    expect(docA.ended).to.equal(false);
+    expect(docA.open, docA.describe()).to.equal(true);
   });
 
   it('never takes a JSONP GET, even listed before callback-polling; and is found when listed after it', async function () {
@@ -546,8 +640,9 @@ describe('iframe streaming', function () {
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     const controller = new AbortController();
     try {
-      const q = new URLSearchParams(tunnelQuery({ id: '1', channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe', advice: { timeout: 0 } }));
-      const res = await withTimeout(fetch(`http://127.0.0.1:${(app.address() as AddressInfo).port}/cometd?${q}`, { signal: controller.signal }), 'the document head');
+      const appOrigin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+      const q = new URLSearchParams(tunnelQuery(await ticketFor(appOrigin, { id: '1', channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe', advice: { timeout: 0 } })));
+      const res = await withTimeout(fetch(`${appOrigin}/cometd?${q}`, { signal: controller.signal }), 'the document head');
       expect(res.headers.get('content-security-policy')).to.match(/^default-src 'none'; script-src 'nonce-[A-Za-z0-9+/=]+'; frame-ancestors 'self'$/);
       expect(res.headers.get('x-frame-options')).to.equal('SAMEORIGIN');
       expect(res.headers.get('x-app')).to.equal('kept');
@@ -564,5 +659,9 @@ describe('iframe streaming', function () {
     expect(() => iframeStreaming({ padding: -1 })).to.throw(TypeError, /padding/);
     expect(() => iframeStreaming({ defaultCallback: 'a;b' })).to.throw(TypeError, /defaultCallback/);
     expect(() => iframeStreaming({ callbackParameter: 'x', signOffParameter: 'x' })).to.throw(TypeError, /differ/);
+    expect(() => iframeStreaming({ callbackParameter: 'ticket' })).to.throw(TypeError, /callbackParameter/);
+    expect(() => iframeStreaming({ ticketTimeout: 50 })).to.throw(TypeError, /ticketTimeout/);
+    expect(() => iframeStreaming({ maxTickets: 0 })).to.throw(TypeError, /maxTickets/);
+    expect(() => iframeStreaming({ maxTicketBytes: 1 })).to.throw(TypeError, /maxTicketBytes/);
   });
 });

@@ -43,16 +43,18 @@ describe('timesync extension', function () {
   }
 
   describe('with the real CometD client', function () {
-    it('computes an offset within a few ms of 0 on loopback, and a small lag', async function () {
+    // The client's estimate is off by at most the asymmetry of a round trip, which a loaded
+    // machine can stretch to hundreds of ms: the bounds tell "follows our clock" from "5 s off".
+    it('computes an offset near 0 on loopback (same clock), and a non-negative lag', async function () {
       // Short holds: several connects (the held ones included) in about a second.
       server = await RawServer.start({ timeout: 200 });
       server.bayeux.addExtension(timesyncExtension());
       const { client, timesync } = await syncedClient(5);
       const last = client.connects.items[4]!;
       expect((last.ext as { timesync?: unknown } | undefined)?.timesync, 'timesync on the connect reply').to.be.an('object');
-      expect(Math.abs(timesync.getTimeOffset()), `offset ${timesync.getTimeOffset()} ms`).to.be.at.most(5);
-      expect(timesync.getNetworkLag(), `lag ${timesync.getNetworkLag()} ms`).to.be.within(0, 20);
-      expect(Math.abs(timesync.getServerTime() - Date.now())).to.be.at.most(5);
+      expect(Math.abs(timesync.getTimeOffset()), `offset ${timesync.getTimeOffset()} ms`).to.be.below(1000);
+      expect(timesync.getNetworkLag(), `lag ${timesync.getNetworkLag()} ms`).to.be.within(0, 2000);
+      expect(Math.abs(timesync.getServerTime() - Date.now())).to.be.below(1000);
     });
 
     it('follows a server clock that is ahead (proof the offset comes from our fields)', async function () {
@@ -68,8 +70,8 @@ describe('timesync extension', function () {
       server.bayeux.addExtension(skew);
       server.bayeux.addExtension(timesyncExtension());
       const { timesync } = await syncedClient(4);
-      expect(timesync.getTimeOffset()).to.be.within(4995, 5005);
-      expect(timesync.getNetworkLag()).to.be.within(0, 20);
+      expect(timesync.getTimeOffset(), 'offset follows the 5 s skew').to.be.within(4000, 6000);
+      expect(timesync.getNetworkLag()).to.be.within(0, 2000);
     });
 
     it('without the server extension the client learns nothing (offset and lag stay 0)', async function () {
@@ -108,10 +110,12 @@ describe('timesync extension', function () {
 
       const tc2 = Date.now();
       const r = await c.connect({ ext: { timesync: { tc: tc2, l: 0, o: 0 } } });
+      const after2 = Date.now();
       const t2 = timesyncOf(replyOn(r, '/meta/connect'));
       expect(t2.tc).to.equal(tc2);
-      expect(t2.ts).to.be.at.least(tc2);
-      expect(t2.p).to.be.within(0, 50);
+      expect(t2.ts).to.be.within(tc2, after2);
+      // Not held (the first connect): p is the processing time, inside the round trip.
+      expect(t2.p).to.be.within(0, after2 - tc2);
       expect(t2.a).to.equal(tc2 - t2.ts);
     });
 
@@ -143,9 +147,10 @@ describe('timesync extension', function () {
       const took = Date.now() - tc;
       const t = timesyncOf(replyOn(r, '/meta/connect'));
       expect(t.tc).to.equal(tc);
-      expect(t.ts - tc).to.be.within(0, 30);
-      expect(t.p, `p=${t.p}, round trip ${took}`).to.be.within(280, took);
-      expect(t.p).to.be.at.most(450);
+      // ts is taken when the request arrives, so it lies inside the round trip; p covers the
+      // hold, which cannot end before the 300 ms timeout (less 2 ms: deadlines are whole milliseconds).
+      expect(t.ts - tc).to.be.within(0, took);
+      expect(t.p, `p=${t.p}, round trip ${took}`).to.be.within(298, took);
     });
 
     it('a held connect woken by mail reports the time it was held', async function () {
@@ -157,9 +162,12 @@ describe('timesync extension', function () {
       await new Promise((r) => setTimeout(r, 100));
       await server.bayeux.publish('/wake', 'now');
       const r = await held;
+      const took = Date.now() - tc;
       const t = timesyncOf(replyOn(r, '/meta/connect'));
       expect(r[0]).to.deep.equal({ channel: '/wake', data: 'now' });
-      expect(t.p).to.be.within(90, 250);
+      // Held at least the 100 ms we waited, at most the round trip; woken by the message,
+      // not by the 300 ms timeout, which the message being in the reply already shows.
+      expect(t.p, `p=${t.p}, round trip ${took}`).to.be.within(98, took);
     });
   });
 });

@@ -22,7 +22,11 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
  * keeps open, one <script> per answer; everything else goes by the client's own
  * long-polling transport (XHR POST). When the server ends a document (its maximum age or
  * size) the next one opens with the connect then pending. Same-origin pages only: the
- * iframe calls functions of its parent window.
+ * iframe calls functions of its parent window, and the server lets only its own origin
+ * frame the document, so a page inside a frame from another origin keeps long-polling.
+ *
+ * Each document opens with a single-use ticket: the connect (clientId, ext) is POSTed
+ * first, and only the ticket appears in the document's URL.
  */
 (function (root) {
   'use strict';
@@ -32,6 +36,8 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
   /** The functions each open document calls: BayeuxIframe.tunnels.<name>.deliver / .signoff */
   var tunnels = {};
   var sequence = 0;
+  /** Documents that failed in a row (no sign-off, no answer) before the transport gives up on iframes. */
+  var MAX_FAILURES = 3;
 
   function later(fn) {
     root.setTimeout(fn, 0);
@@ -40,6 +46,30 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
   /** Objects made in the iframe's realm are copied into ours, so none keeps a closed document alive. */
   function adopt(messages) {
     return JSON.parse(JSON.stringify(messages));
+  }
+
+  /**
+   * True when some ancestor frame is on another origin: the document's frame-ancestors
+   * 'self' would then block it, and every document would fail.
+   */
+  function framedCrossOrigin() {
+    var location = root.location;
+    var ancestors = location.ancestorOrigins;
+    if (ancestors) {
+      for (var i = 0; i < ancestors.length; i++) {
+        if (ancestors[i] !== location.origin) return true;
+      }
+      return false;
+    }
+    // No ancestorOrigins (Firefox): reading another origin's location throws.
+    try {
+      for (var w = root; w !== w.parent; w = w.parent) {
+        if (w.parent.location.origin !== location.origin) return true;
+      }
+      return false;
+    } catch (x) {
+      return true;
+    }
   }
 
   function isBlank(element) {
@@ -60,6 +90,10 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
     this._pending = null;
     /** A connect answer that came before the client sent its next connect. */
     this._early = null;
+    /** Documents that failed since the last answer. */
+    this._failures = 0;
+    /** Iframes do not work here (MAX_FAILURES in a row): connects go by long-polling. */
+    this._broken = false;
   }
 
   var proto = IframeTransport.prototype;
@@ -89,7 +123,7 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
 
   proto.accept = function (version, crossDomain) {
     // A document from another origin may not call this page; and the other messages need long-polling.
-    return !crossDomain && this._longPolling() !== null;
+    return !crossDomain && !this._broken && this._longPolling() !== null && !framedCrossOrigin();
   };
 
   proto._longPolling = function () {
@@ -107,6 +141,7 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
       });
       return;
     }
+    if (this._broken) return this._viaLongPolling(envelope);
     // CometD sends one connect at a time; a stray older one is simply forgotten.
     this._settle();
     this._pending = { envelope: envelope, timer: null };
@@ -137,19 +172,81 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
     }, delay);
   };
 
+  /** After the iframes failed: this connect, and the following ones, go by long-polling. */
+  proto._viaLongPolling = function (envelope) {
+    var lp = this._longPolling();
+    for (var i = 0; i < envelope.messages.length; i++) envelope.messages[i].connectionType = 'long-polling';
+    if (lp !== null) return lp.send(envelope, true);
+    later(function () {
+      envelope.onFailure(null, envelope.messages, { reason: 'iframe transport: no long-polling transport registered' });
+    });
+  };
+
+  /** A document failed; after MAX_FAILURES in a row the transport stops using iframes. */
+  proto._failed = function (reason) {
+    if (++this._failures >= MAX_FAILURES && !this._broken) {
+      this._broken = true;
+      var pending = this._pending;
+      if (pending !== null) {
+        // The pending connect goes by long-polling at once instead of failing once more.
+        this._settle();
+        this._viaLongPolling(pending.envelope);
+        return;
+      }
+    }
+    this._fail(reason);
+  };
+
+  /** POSTs the connect for a ticket, then opens the document with only the ticket in its URL. */
   proto._open = function (envelope) {
     var self = this;
-    var name = 't' + ++sequence;
-    var path = 'BayeuxIframe.tunnels.' + name;
+    var frame = { name: 't' + ++sequence, element: null, xhr: null };
     var url = envelope.url;
+    var xhr = new root.XMLHttpRequest();
+    frame.xhr = xhr;
+    this._frame = frame;
+    xhr.open('POST', url + (url.indexOf('?') < 0 ? '?' : '&') + 'transport=iframe', true);
+    xhr.setRequestHeader('Content-Type', 'application/json;charset=UTF-8');
+    var headers = this._cometd.getConfiguration().requestHeaders;
+    if (headers) {
+      for (var h in headers) {
+        if (Object.prototype.hasOwnProperty.call(headers, h)) xhr.setRequestHeader(h, headers[h]);
+      }
+    }
+    xhr.onload = xhr.onerror = function () {
+      if (self._frame !== frame) return;
+      frame.xhr = null;
+      var ticket = null;
+      try {
+        if (xhr.status === 200) ticket = JSON.parse(xhr.responseText).ticket;
+      } catch (x) {
+        ticket = null;
+      }
+      if (typeof ticket !== 'string') {
+        self._close();
+        self._failed('iframe transport: ticket request failed (HTTP ' + xhr.status + ')');
+        return;
+      }
+      self._load(frame, url, ticket);
+    };
+    xhr.send(JSON.stringify([envelope.messages[0]]));
+  };
+
+  proto._load = function (frame, url, ticket) {
+    var self = this;
+    var path = 'BayeuxIframe.tunnels.' + frame.name;
     var src = url + (url.indexOf('?') < 0 ? '?' : '&') + 'transport=iframe' +
-      '&connect=' + encodeURIComponent(JSON.stringify(envelope.messages[0])) +
+      '&ticket=' + encodeURIComponent(ticket) +
       '&callback=' + path + '.deliver&signoff=' + path + '.signoff';
     var element = document.createElement('iframe');
-    var frame = { name: name, element: element };
+    frame.element = element;
+    var name = frame.name;
     tunnels[name] = {
       deliver: function (messages) {
-        if (self._frame === frame) self._deliver(adopt(messages));
+        if (self._frame === frame) {
+          self._failures = 0;
+          self._deliver(adopt(messages));
+        }
       },
       signoff: function (info) {
         if (self._frame === frame) self._signOff(info && info.reason);
@@ -163,11 +260,10 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
       // A document that ends without signing off: the connection broke, or an HTTP error.
       if (self._frame === frame && !isBlank(element)) {
         self._close();
-        self._fail('iframe document ended without sign-off');
+        self._failed('iframe document ended without sign-off');
       }
     };
     element.src = src;
-    this._frame = frame;
     (document.body || document.documentElement).appendChild(element);
   };
 
@@ -236,9 +332,10 @@ export const IFRAME_CLIENT_SCRIPT: string = String.raw`/*
     if (frame === null) return;
     this._frame = null;
     // Later: the document may be running the very script that called us.
+    if (frame.xhr !== null) frame.xhr.abort();
     later(function () {
       delete tunnels[frame.name];
-      if (frame.element.parentNode) frame.element.parentNode.removeChild(frame.element);
+      if (frame.element !== null && frame.element.parentNode) frame.element.parentNode.removeChild(frame.element);
     });
   };
 

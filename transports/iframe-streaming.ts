@@ -1,7 +1,8 @@
 /**
- * iframe streaming ("forever frame"), connection type `iframe`: the page loads a hidden
- * iframe from `GET <mount>?transport=iframe&connect=<the /meta/connect>&callback=…&signoff=…`
- * and the server keeps the document open, writing each connect answer as a `<script>` that
+ * iframe streaming ("forever frame"), connection type `iframe`: the page POSTs its
+ * `/meta/connect` to `<mount>?transport=iframe` for a single-use ticket, then loads a hidden
+ * iframe from `GET <mount>?transport=iframe&ticket=…&callback=…&signoff=…` (no `clientId`
+ * or `ext` in the URL, so none in access logs), and the server keeps the document open, writing each connect answer as a `<script>` that
  * calls `window.parent.<callback>([...])`. Everything else the client sends goes by
  * long-polling (or JSONP). The wire format is in docs/iframe.md.
  *
@@ -19,8 +20,11 @@ import { checkOptions, milliseconds, parameterName } from './check-options.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { IFRAME_CLIENT_SCRIPT } from './iframe-client.js';
 import { Beat, Tunnel, type TunnelHost } from './iframe-tunnel.js';
-import { parseJsonBatch } from './parse-batch.js';
+import { TicketStore } from './iframe-tickets.js';
+import { parseBody, parsePreParsed } from './parse-batch.js';
 import { queryOf, queryParams } from './query.js';
+import { rawHeader } from './raw-header.js';
+import { readBody } from './read-body.js';
 import type { HandlerContext, Transport } from './transport.js';
 
 const debug = createDebug('bayeux:transport:iframe');
@@ -65,6 +69,19 @@ export interface IframeStreamingOptions {
   maxCallbackLength?: number;
   /** Serve the CometD client transport at `<mount>/iframe-transport.js`. Default true. */
   serveClient?: boolean;
+  /**
+   * ms within which a ticket (the single-use pass that opens a document, issued for the
+   * client's POSTed connect) must be used; later it is refused with a 403. Default 10000;
+   * from 100 to 600000.
+   */
+  ticketTimeout?: number;
+  /**
+   * Tickets issued and not yet used or expired, at most; past it a ticket request gets a
+   * 503. Bounds the memory tickets take (with `maxTicketBytes`). Default 4096.
+   */
+  maxTickets?: number;
+  /** Largest ticket request body (the connect) in bytes, never more than the server's `maxBodyBytes`; past it a 413. Default 16384. */
+  maxTicketBytes?: number;
 }
 
 /** The iframe streaming transport, with counts for monitoring. */
@@ -82,9 +99,9 @@ const CLIENT_ETAG = '"' + createHash('sha256').update(IFRAME_CLIENT_SCRIPT).dige
 
 /** Padding is built once as a string: bounded so that a typo cannot take the memory. */
 const padding = z.number().int().min(0).max(64 * 1024);
-/** Parameters the document request uses for itself. */
-const RESERVED = new Set(['transport', 'connect']);
-const parameter = parameterName.refine((p) => !RESERVED.has(p), "cannot be 'transport' or 'connect' (the document request uses them)");
+/** Parameters the document request uses for itself (`connect` is refused there: it was the old form). */
+const RESERVED = new Set(['transport', 'connect', 'ticket']);
+const parameter = parameterName.refine((p) => !RESERVED.has(p), "cannot be 'transport', 'connect' or 'ticket' (the document request uses them)");
 
 const optionsSchema = z
   .strictObject({
@@ -99,6 +116,9 @@ const optionsSchema = z
     defaultSignOff: z.string().default('cometd.tunnelCollapse'),
     maxCallbackLength: z.number().int().min(1).max(4096).default(128),
     serveClient: z.boolean().default(true),
+    ticketTimeout: z.number().int().min(100).max(600_000).default(10_000),
+    maxTickets: z.number().int().min(1).max(1_000_000).default(4096),
+    maxTicketBytes: z.number().int().min(64).default(16 * 1024),
   })
   .superRefine((o, ctx) => {
     for (const name of ['defaultCallback', 'defaultSignOff'] as const) {
@@ -129,6 +149,8 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
   private readonly defaultSignOff: string;
   private readonly maxLength: number;
   private readonly serveClient: boolean;
+  private readonly tickets: TicketStore;
+  private readonly maxTicketBytes: number;
   private readonly ages = new HoldTimer<Tunnel>((t) => t.expire());
   private readonly beats = new HoldTimer<Beat>((b) => b.tunnel.heartbeat());
   private open = 0;
@@ -147,6 +169,8 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
     this.defaultCallback = o.defaultCallback;
     this.defaultSignOff = o.defaultSignOff;
     this.serveClient = o.serveClient;
+    this.tickets = new TicketStore(o.ticketTimeout, o.maxTickets);
+    this.maxTicketBytes = o.maxTicketBytes;
   }
 
   get openDocuments(): number {
@@ -158,17 +182,21 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
 
   accepts(req: IncomingMessage): boolean {
     const url = req.url ?? '';
-    if (req.method === 'GET') {
+    const method = req.method;
+    // GET: a document; POST: a ticket request (long-polling leaves POSTs naming another transport).
+    if (method === 'GET' || method === 'POST') {
       // A cheap test first: most GETs are JSONP polls.
       if (url.includes('transport=iframe')) {
         const query = queryOf(url);
         if (query !== null && new URLSearchParams(query).get('transport') === 'iframe') return true;
       }
-    } else if (req.method !== 'HEAD') return false;
+      if (method === 'POST') return false;
+    } else if (method !== 'HEAD') return false;
     return this.serveClient && isClientPath(url);
   }
 
   handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {
+    if (req.method === 'POST') return this.issueTicket(req, res, server);
     const params = queryParams(req.url);
     // Not a document request: accepts() let it through as the client script.
     if (req.method !== 'GET' || params.get('transport') !== 'iframe') return this.sendClient(req, res);
@@ -179,25 +207,45 @@ class IframeStreaming implements IframeStreamingTransport, TunnelHost {
       // The names are not echoed: the body is plain text and says nothing the caller chose.
       return writeHttpError(res, 400, `invalid ${callback === null ? this.callbackParam : this.signOffParam} function name`);
     }
-    const values = params.getAll('connect');
-    if (values.length !== 1) return writeHttpError(res, 400, values.length === 0 ? 'no connect parameter' : 'more than one connect parameter');
-    const bytes = Buffer.byteLength(values[0]!);
-    if (bytes > server.options.maxBodyBytes) return writeHttpError(res, 413, `connect larger than ${server.options.maxBodyBytes} bytes`);
-    let batch: unknown[];
-    try {
-      batch = parseJsonBatch(values[0]!, 'connect parameter');
-    } catch (e) {
-      return writeHttpError(res, 400, e instanceof HttpError ? e.message : 'malformed connect parameter');
-    }
-    const message = batch[0];
-    if (batch.length !== 1 || typeof message !== 'object' || message === null || (message as { channel?: unknown }).channel !== '/meta/connect') {
-      return writeHttpError(res, 400, 'the connect parameter must hold one /meta/connect message');
-    }
-    const browserId = context?.browserId(req, res, batch);
-    const tunnel = new Tunnel(this, server, req, res, callback, signOff, browserId, message as Record<string, unknown>);
+    // The old form put the whole connect (clientId, ext with any token) in the URL: refused.
+    if (params.has('connect')) return writeHttpError(res, 400, 'the connect goes in a ticket request (POST), not in the URL');
+    const tickets = params.getAll('ticket');
+    if (tickets.length !== 1) return writeHttpError(res, 400, tickets.length === 0 ? 'no ticket parameter' : 'more than one ticket parameter');
+    const ticketed = this.tickets.redeem(tickets[0]!);
+    if (ticketed === null) return writeHttpError(res, 403, 'unknown, used or expired ticket');
+    const message = ticketed.connect;
+    const browserId = context?.browserId(req, res, [message]);
+    const tunnel = new Tunnel(this, server, req, res, callback, signOff, browserId, message);
     this.open++;
     this.opened++;
-    tunnel.start(message as Record<string, unknown>, bytes);
+    tunnel.start(message, ticketed.bytes);
+  }
+
+  /** `POST <mount>?transport=iframe` with one `/meta/connect`: answers `{"ticket":"…"}`. */
+  private issueTicket(req: IncomingMessage, res: ServerResponse, server: BayeuxServer): void {
+    readBody(req, Math.min(this.maxTicketBytes, server.options.maxBodyBytes), server.options.bodyTimeout, (err, body) => {
+      if (err) return writeHttpError(res, err.status, err.message);
+      let batch: unknown[];
+      try {
+        batch = body!.kind === 'text' ? parseBody(body!.text, rawHeader(req, 'content-type')) : parsePreParsed(body!.value);
+      } catch (e) {
+        return writeHttpError(res, e instanceof HttpError ? e.status : 400, e instanceof HttpError ? e.message : 'malformed ticket request');
+      }
+      const message = batch[0] as { channel?: unknown; clientId?: unknown } | null | undefined;
+      if (batch.length !== 1 || typeof message !== 'object' || message === null || message.channel !== '/meta/connect' || typeof message.clientId !== 'string') {
+        return writeHttpError(res, 400, 'a ticket request must hold one /meta/connect message with a clientId');
+      }
+      const ticket = this.tickets.issue({ connect: message as Record<string, unknown>, bytes: body!.bytes });
+      if (ticket === null) return writeHttpError(res, 503, 'too many iframe tickets outstanding');
+      const json = JSON.stringify({ ticket });
+      res.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(json),
+        'Cache-Control': 'no-cache, no-store',
+        'X-Content-Type-Options': 'nosniff',
+      });
+      res.end(json);
+    });
   }
 
   /** The function name a parameter gives (or the default), or null when it is not acceptable. */

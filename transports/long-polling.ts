@@ -11,6 +11,7 @@ import { HttpExchange } from './http-exchange.js';
 import { checkOptions } from './check-options.js';
 import { HttpError, writeHttpError } from './http-errors.js';
 import { parseBody, parsePreParsed } from './parse-batch.js';
+import { queryParams } from './query.js';
 import { rawHeader } from './raw-header.js';
 import { readBody } from './read-body.js';
 import type { HandlerContext, Transport } from './transport.js';
@@ -47,7 +48,12 @@ class LongPollingTransport implements Transport {
   constructor(private readonly piggyback: boolean) {}
 
   accepts(req: IncomingMessage): boolean {
-    return req.method === 'POST';
+    if (req.method !== 'POST') return false;
+    // A POST naming another transport is that transport's (iframe streaming's ticket request).
+    const url = req.url;
+    if (url === undefined || !url.includes('transport=')) return true;
+    const named = queryParams(url).get('transport');
+    return named === null || named === 'long-polling';
   }
 
   handle(req: IncomingMessage, res: ServerResponse, server: BayeuxServer, context?: HandlerContext): void {

@@ -63,10 +63,13 @@ export function browserSuite(suite: Mocha.Suite, options: BrowserSuiteOptions = 
     browser = null;
   });
   afterEach(async function () {
+    // Taken now: `server` is reset below, before the steps run (reading it in the step
+    // left every page server listening, which kept the process alive after the suite).
+    const pageServer = server;
     const steps: (() => Promise<void> | void)[] = [
       ...pages.splice(0).map((p) => () => p.close()),
       ...contexts.splice(0).map((c) => () => c.close()),
-      () => server?.stop(),
+      () => pageServer?.stop(),
       ...closers.splice(0),
     ];
     server = null;
