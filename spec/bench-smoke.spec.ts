@@ -74,8 +74,9 @@ describe('bench smoke run (bayeux-server and the bare node:http limit)', functio
       expect(m['failed@200'], `${t} failed`).to.equal(0);
       expect(m['heapPerSession@200'], `${t} heap per session`).to.be.within(300, 100_000);
       expect(m['cpuPerRoundTrip@200'], `${t} CPU per round trip`).to.be.within(1, 20_000);
-      // 200 sessions with a 1 s hold for a 2 s window: about 400 round trips.
-      expect(m['roundTripsPerSec@200'], `${t} round trips/s`).to.be.within(100, 400);
+      // 200 sessions with a 1 s hold: at most 200 round trips a second (with slack), else holds
+      // ended early. No lower bound: how many fit in the window depends on the machine's load.
+      expect(m['roundTripsPerSec@200'], `${t} round trips/s`).to.be.greaterThan(0).and.at.most(400);
       expect(m['hbErrors@200'], `${t} heartbeat errors`).to.equal(0);
     });
   });
