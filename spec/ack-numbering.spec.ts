@@ -12,7 +12,8 @@ import { ackExtension, callbackPolling, iframeStreaming, longPolling, type Bayeu
 import { redisEngine } from '../redis.js';
 import { RawServer, deliveries, replyOn, waitForHold, type RawClient, type WireMessage } from './support/raw-client.js';
 import { RedisServer, stopAllRedisServers } from './support/redis-server.js';
-import { Inbox, waitUntil, withTimeout } from './support/wait.js';
+import { IframeDoc } from './support/iframe-document.js';
+import { waitUntil } from './support/wait.js';
 
 /** Server hold time: long enough to see a hold, short enough to time out within a spec. */
 const HOLD_MS = 300;
@@ -41,66 +42,21 @@ class Numbers {
 
 const data = (messages: readonly WireMessage[]): unknown[] => deliveries(messages).map((m) => m.data);
 
-/** One `<script>` call of an iframe document. */
-interface Call {
-  fn: string;
-  arg: unknown;
+/** Opens an iframe document for `connect`: a ticket first, then the document with only the ticket. */
+async function openDoc(server: RawServer, connect: Record<string, unknown>): Promise<IframeDoc> {
+  const t = await server.post(JSON.stringify([connect]), 'application/json', '/cometd?transport=iframe');
+  expect(t.status, t.text).to.equal(200);
+  const { ticket } = JSON.parse(t.text) as { ticket: string };
+  const doc = await IframeDoc.open(server, { transport: 'iframe', ticket, callback: 'p.d', signoff: 'p.s' });
+  expect(doc.status).to.equal(200);
+  return doc;
 }
-const SCRIPT = /<script nonce="[A-Za-z0-9+/=]+">window\.parent\.([A-Za-z0-9_$.]+)\(([\s\S]*?)\);<\/script>/g;
 
-/** An iframe document read as it streams (the calls as they complete). */
-class Doc {
-  readonly calls = new Inbox<Call>();
-  private text = '';
-  private scanned = 0;
-  private readonly abortController = new AbortController();
-
-  static async open(server: RawServer, connect: Record<string, unknown>): Promise<Doc> {
-    const doc = new Doc();
-    // The connect goes in a ticket request; the document's URL carries only the ticket.
-    const t = await server.post(JSON.stringify([connect]), 'application/json', '/cometd?transport=iframe');
-    expect(t.status, t.text).to.equal(200);
-    const { ticket } = JSON.parse(t.text) as { ticket: string };
-    const q = new URLSearchParams({ transport: 'iframe', ticket, callback: 'p.d', signoff: 'p.s' });
-    const res = await withTimeout(fetch(`${server.url}?${q}`, { signal: doc.abortController.signal }), 'the document response head');
-    expect(res.status).to.equal(200);
-    void doc.read(res);
-    return doc;
-  }
-
-  private async read(res: Response): Promise<void> {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        this.text += decoder.decode(chunk, { stream: true });
-        SCRIPT.lastIndex = this.scanned;
-        for (let m = SCRIPT.exec(this.text); m !== null; m = SCRIPT.exec(this.text)) {
-          this.scanned = SCRIPT.lastIndex;
-          this.calls.push({ fn: m[1]!, arg: JSON.parse(m[2]!) });
-        }
-      }
-    } catch {
-      // aborted by the spec
-    }
-  }
-
-  /** The messages of the delivery call at `index`. */
-  async answer(index: number): Promise<WireMessage[]> {
-    const c = await this.calls.nth(index, `answer ${index + 1} of the document`);
-    expect(c.fn, JSON.stringify(c)).to.equal('p.d');
-    return c.arg as WireMessage[];
-  }
-
-  /** The sign-off reason, which must be the call at `index`. */
-  async signOff(index: number): Promise<string> {
-    const c = await this.calls.nth(index, 'the sign-off');
-    expect(c.fn, JSON.stringify(c)).to.equal('p.s');
-    return (c.arg as { reason: string }).reason;
-  }
-
-  abort(): void {
-    this.abortController.abort();
-  }
+/** The sign-off reason, which must be the call at `index`. */
+async function signOffAt(doc: IframeDoc, index: number): Promise<string> {
+  const c = await doc.call(index, 'the sign-off');
+  expect(c.fn, JSON.stringify(c)).to.equal('p.s');
+  return (c.arg as { reason: string }).reason;
 }
 
 /** The messages of a JSONP answer `/**\/cb([...]);`. */
@@ -116,7 +72,7 @@ function suite(name: string, engineOptions: () => BayeuxServerOptions): void {
   describe(`ack numbering, ${name}`, function () {
     this.timeout(20_000);
     let server: RawServer;
-    const docs: Doc[] = [];
+    const docs: IframeDoc[] = [];
 
     beforeEach(async function () {
       server = await RawServer.start(
@@ -235,32 +191,32 @@ function suite(name: string, engineOptions: () => BayeuxServerOptions): void {
       const c = await ackClient(['iframe', 'long-polling']);
       await c.mustSubscribe('/n/d');
       const seen = new Numbers();
-      const open = async (ack: number): Promise<Doc> => {
-        const doc = await Doc.open(server, { channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe', advice: { timeout: 0 }, ext: { ack } });
+      const open = async (ack: number): Promise<IframeDoc> => {
+        const doc = await openDoc(server, { channel: '/meta/connect', clientId: c.clientId, connectionType: 'iframe', advice: { timeout: 0 }, ext: { ack } });
         docs.push(doc);
         return doc;
       };
 
       const doc = await open(0);
-      const first = await doc.answer(0);
+      const first = await doc.batch(0);
       expect(first.map((m) => m.channel)).to.deep.equal(['/meta/connect']);
       const n0 = seen.see(first[0]!);
       // The document's own connect is held, times out, and is answered without mail: numbered
       // as the client acknowledged already, so the document goes on.
-      const timedOut = await doc.answer(1);
+      const timedOut = await doc.batch(1);
       expect(timedOut.map((m) => m.channel)).to.deep.equal(['/meta/connect']);
       expect(seen.see(timedOut[0]!)).to.equal(n0);
       await waitForHold(server, c.clientId);
       await server.bayeux.publish('/n/d', 'one');
-      const got = await doc.answer(2);
+      const got = await doc.batch(2);
       expect(data(got)).to.deep.equal(['one']);
       const one = seen.see(replyOn(got, '/meta/connect'));
       expect(one).to.be.greaterThan(n0);
-      expect(await doc.signOff(3)).to.equal('ack');
+      expect(await signOffAt(doc, 3)).to.equal('ack');
 
       // The client's next document acknowledges it; an empty answer then keeps the number.
       const next = await open(one);
-      const quiet = await next.answer(0);
+      const quiet = await next.batch(0);
       expect(quiet.map((m) => m.channel), 'acknowledged mail is not sent again').to.deep.equal(['/meta/connect']);
       expect(seen.see(quiet[0]!)).to.equal(one);
     });
