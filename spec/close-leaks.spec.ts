@@ -11,7 +11,7 @@
 import { createHook } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { BayeuxServer } from '../index.js';
+import { BayeuxServer, type BayeuxServerOptions } from '../index.js';
 import { redisEngine } from '../redis.js';
 import { RawServer } from './support/raw-client.js';
 import { RedisServer, freePort, stopAllRedisServers } from './support/redis-server.js';
@@ -104,6 +104,19 @@ async function expectNoneLeft(before: Counts, timersSettleMs = 0): Promise<void>
   expect(leftOver(before), 'handles left after close()').to.deep.equal([]);
 }
 
+/** A server behind HTTP closed while a client's connect is held: nothing of it is left. */
+async function closeWithHeldConnect(options: BayeuxServerOptions): Promise<void> {
+  const before = await baseline();
+  const server = await RawServer.start({ timeout: 10_000, ...options });
+  const c = await server.connectedClient();
+  const held = c.connect().catch(() => undefined);
+  await waitUntil(() => server.bayeux.connects.get(c.clientId!) !== undefined, 'the connect to be held');
+  await exercise(server.bayeux);
+  await server.close();
+  await held;
+  await expectNoneLeft(before, 1000);
+}
+
 /** Some traffic through a server: a local client subscribes and publishes to itself. */
 async function exercise(bayeux: BayeuxServer): Promise<void> {
   const local = await bayeux.localClient();
@@ -143,15 +156,7 @@ describe('close() leaves no handle', function () {
     });
 
     it('a server behind HTTP with a connect held at close', async function () {
-      const before = await baseline();
-      const server = await RawServer.start({ timeout: 10_000 });
-      const c = await server.connectedClient();
-      const held = c.connect().catch(() => undefined);
-      await waitUntil(() => server.bayeux.connects.get(c.clientId!) !== undefined, 'the connect to be held');
-      await exercise(server.bayeux);
-      await server.close();
-      await held;
-      await expectNoneLeft(before, 1000);
+      await closeWithHeldConnect({});
     });
   });
 
@@ -186,15 +191,7 @@ describe('close() leaves no handle', function () {
     });
 
     it('a server behind HTTP on a real redis-server, with a connect held at close', async function () {
-      const before = await baseline();
-      const server = await RawServer.start({ timeout: 10_000, engine: redisEngine({ url: redis.url, prefix: `leakh${process.pid}` }) });
-      const c = await server.connectedClient();
-      const held = c.connect().catch(() => undefined);
-      await waitUntil(() => server.bayeux.connects.get(c.clientId!) !== undefined, 'the connect to be held');
-      await exercise(server.bayeux);
-      await server.close();
-      await held;
-      await expectNoneLeft(before, 1000);
+      await closeWithHeldConnect({ engine: redisEngine({ url: redis.url, prefix: `leakh${process.pid}` }) });
     });
   });
 });
