@@ -79,6 +79,16 @@ export interface BenchConfig {
    */
   scenarios: string;
 
+  /**
+   * `websocket`: what runs, comma-separated: `bayeux`, `faye` and `bare-ws` with WebSocket
+   * clients, `bayeux-lp` (bayeux-server with long-polling clients, for comparison).
+   */
+  wsTargets: string;
+  /** `websocket`: idle WebSocket sessions (memory per session). */
+  wsIdleSizes: number[];
+  /** `websocket`: subscriber counts of the fan-out (steady and bursts, sized as `fanout`'s). */
+  wsFanSizes: number[];
+
   /** `redis`: subscriber counts at which Redis round trips per publish are counted (MONITOR). */
   rtSizes: number[];
   /** `redis`: app-code publishes per size in the round-trip count (one at a time, each delivered before the next). */
@@ -146,6 +156,9 @@ export const DEFAULTS: BenchConfig = {
   heapSnapshots: false,
   doc: 'docs/performance.md',
   scenarios: '',
+  wsTargets: 'bayeux,faye,bare-ws,bayeux-lp',
+  wsIdleSizes: [1000, 10_000, 19_000],
+  wsFanSizes: [1000, 10_000],
   rtSizes: [100, 1000],
   rtPublishes: 20,
   rtDuration: 2000,
@@ -181,6 +194,8 @@ export const QUICK: Partial<BenchConfig> = {
   churnTimeout: 2000,
   churnMaxInterval: 2000,
   churnWait: 20_000,
+  wsIdleSizes: [500],
+  wsFanSizes: [500],
   rtPublishes: 10,
   rtDuration: 1000,
   scaleSessions: 3000,
@@ -193,7 +208,14 @@ export const QUICK: Partial<BenchConfig> = {
   scaleDeadline: 600_000,
 };
 
-const NUMBER_LISTS = new Set<keyof BenchConfig>(['idleSizes', 'hbSizes', 'fanSizes', 'rtSizes']);
+/** `websocket --quick`: on top of QUICK, shorter phases, so four variants × two scenarios take about half a minute. */
+export const WS_QUICK: Partial<BenchConfig> = {
+  warmSessions: 20,
+  steadyCount: 10,
+  burstGap: 300,
+};
+
+const NUMBER_LISTS = new Set<keyof BenchConfig>(['idleSizes', 'hbSizes', 'fanSizes', 'rtSizes', 'wsIdleSizes', 'wsFanSizes']);
 
 function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());

@@ -51,6 +51,7 @@ const TARGET_LABEL: Record<TargetName, string> = {
   cometd: 'cometd-nodejs-server 1.2.1',
   limit: 'bare node:http (limit)',
   'bayeux-redis': 'bayeux-server, Redis engine',
+  'bare-ws': 'bare ws (limit)',
 };
 
 export interface Table {

@@ -40,6 +40,8 @@ export interface Core
   readonly connectionTypes: readonly string[];
   /** Every connection type a connect may name (advertised ones and their aliases). */
   readonly acceptedTypes: ReadonlySet<string>;
+  /** Connection types whose deliveries go over a stream beside the connects (EventSource): their connects are heartbeats. */
+  readonly streamedTypes: ReadonlySet<string>;
   /** Processes a batch of raw messages (as `BayeuxServer.process`). */
   process(messages: readonly unknown[], exchange: Exchange, bodyBytes?: number): Promise<void>;
 }

@@ -36,6 +36,11 @@ export interface BayeuxServerEvents {
   /** The engine's store answers again after an outage (once per outage, after its `engineDown`). */
   engineUp: () => void;
   /**
+   * The server is closing (`close()`): held connects are answered; transports that keep
+   * connections open (WebSocket) end them now. The last event the server emits.
+   */
+  close: () => void;
+  /**
    * Cluster events: a session was added in any process of the cluster (this one included).
    * The memory engine always reports them; the Redis engine when created with
    * `clusterEvents: true` (in every process). For presence across processes.

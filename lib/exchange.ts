@@ -34,6 +34,19 @@ export interface Exchange {
   send(parts: readonly string[]): void;
   /** Refuses the whole request (HTTP status chosen by the core, message for humans). */
   fail(status: 400 | 413 | 415 | 503, message: string): void;
+  /**
+   * Streaming transports (WebSocket) only: writes deliveries at once while the request
+   * stays unanswered, so a held `/meta/connect` goes on holding (its reply is the heartbeat)
+   * and mail does not wait for it. Request/response transports leave it out: there, mail
+   * answers the held connect.
+   */
+  stream?(parts: readonly string[]): void;
+  /**
+   * Streaming transports only: true while the peer is not reading fast enough (its send
+   * buffer is over the transport's limit). Mail then stays queued in the engine until the
+   * transport calls `BayeuxServer.exchangeWritable`.
+   */
+  readonly congested?: boolean;
   /** @internal Set by the core while the exchange carries a held connect; transports leave it alone. */
   held?: object | null;
   /**

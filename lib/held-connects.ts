@@ -43,8 +43,25 @@ export class HeldConnect implements Timed {
      * since has higher numbers, so acknowledging it loses nothing.
      */
     readonly ackBatch?: number,
-  ) {}
+  ) {
+    // With acknowledged delivery mail goes only with connect replies, where batches are
+    // numbered (as CometD's AckExtension makes its sessions deliver on meta connect only).
+    this.streaming = exchange.stream !== undefined && ackBatch === undefined;
+  }
+  /**
+   * Mail is streamed on the exchange as it comes and the hold goes on: until its timeout
+   * (WebSocket), or for as long as the exchange lives when persistent (an EventSource
+   * stream); otherwise mail answers the hold.
+   */
+  readonly streaming: boolean;
+  /** Streaming with outgoing extensions: the last batch being prepared, so batches go out in order. */
+  streamed: Promise<void> | null = null;
 }
+
+/**
+ * Prepares mail streamed to a held connect (outgoing extensions); async only when they run.
+ */
+export type StreamComposer = (h: HeldConnect, mail: string[]) => string[] | Promise<string[]>;
 
 /**
  * Builds the response of a held connect: `before` (if any), the mail, then the connect
@@ -63,6 +80,7 @@ export interface HeldConnectsConfig {
   /** ms a session lives after a connect reply when no new connect arrives. */
   readonly expiresInMs: () => number;
   readonly compose: ConnectResponseComposer;
+  readonly composeStream: StreamComposer;
   /** Reports engine failures (logged by the server). */
   readonly onError: (err: unknown) => void;
 }
@@ -138,9 +156,11 @@ export class HeldConnects {
       return;
     }
     if (h.taking) return; // the take under way will see this mail too
-    // A tunnel keeps holding after a delivery, so its hold must not end with the take.
+    // A slow reader: its mail waits in the engine (bounded by maxQueue) until it drains.
+    if (h.streaming && h.exchange.congested === true) return;
+    // A tunnel or a stream keeps holding after a delivery, so its hold must not end with the take.
     const engine = this.config.engine;
-    const ends = !h.persistent && engine.takeAndEnd !== undefined;
+    const ends = !h.persistent && !h.streaming && engine.takeAndEnd !== undefined;
     const taken = ends ? engine.takeAndEnd!(clientId, this.config.expiresInMs()) : engine.takeQueued(clientId, false);
     if (!isPromise(taken)) return this.deliverTaken(h, taken, ends);
     // While the take is under way, the timeout must not answer with a take of its own: the
@@ -171,7 +191,7 @@ export class HeldConnects {
   /** `ended`: the take ended the hold in the engine too (see `Engine.takeAndEnd`). */
   private deliverTaken(h: HeldConnect, messages: string[] | null, ended: boolean): void {
     if (messages === null || messages.length === 0) return;
-    if (h.persistent) {
+    if (h.persistent && !h.streaming) {
       h.exchange.send(messages);
       return;
     }
@@ -181,7 +201,27 @@ export class HeldConnects {
       if (this.holds.get(h.clientId) === h) this.dropped(h);
       return;
     }
+    if (h.streaming) return this.stream(h, messages);
     this.release(h, messages, undefined, undefined, ended);
+  }
+
+  /** Writes mail on a streaming exchange, in the order it was taken. */
+  private stream(h: HeldConnect, messages: string[]): void {
+    if (h.streamed === null) {
+      const parts = this.config.composeStream(h, messages);
+      if (!isPromise(parts)) return h.exchange.stream!(parts);
+      h.streamed = parts.then((p) => this.streamPrepared(h, p), this.config.onError);
+      return;
+    }
+    const prev: Promise<void> = h.streamed;
+    h.streamed = prev.then(() => {
+      const parts = this.config.composeStream(h, messages);
+      return isPromise(parts) ? parts.then((p) => this.streamPrepared(h, p)) : this.streamPrepared(h, parts);
+    }).catch(this.config.onError);
+  }
+
+  private streamPrepared(h: HeldConnect, parts: string[]): void {
+    if (h.exchange.open) h.exchange.stream!(parts);
   }
 
   /**
@@ -201,7 +241,9 @@ export class HeldConnects {
       return;
     }
     if (messages === null) {
-      const taken = engine.endConnect(h.clientId, this.config.expiresInMs(), true);
+      // A slow reader's heartbeat carries no mail: that would bypass the backpressure.
+      const take = !(h.streaming && h.exchange.congested === true);
+      const taken = engine.endConnect(h.clientId, this.config.expiresInMs(), take);
       if (isPromise(taken)) {
         return taken.then(
           (m) => this.write(h, m ?? [], advice, before),
@@ -246,7 +288,12 @@ export class HeldConnects {
    */
   supersede(h: HeldConnect, advice?: string, before?: string): void {
     this.forget(h);
-    if (h.persistent || !h.exchange.open) return;
+    if (!h.exchange.open) return;
+    if (h.persistent) {
+      // A stream with no session behind it any more ends, and its client opens the next.
+      if (h.streaming) h.exchange.fail(503, 'the session ended or another stream took over');
+      return;
+    }
     this.send(h, this.config.compose(h, [], advice, before));
   }
 
@@ -258,7 +305,11 @@ export class HeldConnects {
   drain(advice: string): Promise<unknown> {
     const answers: unknown[] = [];
     for (const h of [...this.holds.values()]) {
-      if (h.persistent) continue;
+      if (h.persistent) {
+        // A stream ends, so that its client's next one reaches another process.
+        if (h.streaming && h.exchange.open) h.exchange.fail(503, 'server draining');
+        continue;
+      }
       if (h.settling !== null) {
         // The take answers the hold if it found mail; if not, the hold is still ours to answer.
         answers.push(h.settling.then(() => (this.holds.get(h.clientId) === h ? this.release(h, null, advice) : undefined)));

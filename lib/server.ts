@@ -44,6 +44,13 @@ export interface ConnectionTypeRegistration {
   readonly name: string;
   /** Other names clients use for the same transport (e.g. `long-polling-json-encoded`). */
   readonly aliases?: readonly string[];
+  /**
+   * Deliveries go over a stream the transport keeps open beside the connects (EventSource,
+   * see {@link BayeuxServer.openStream}). Connects of this type are then heartbeats: never
+   * held, answered at once with advice to send the next after `timeout`
+   * (`{ interval: timeout, timeout: 0 }`, what Faye's client expects).
+   */
+  readonly streamed?: boolean;
 }
 
 /**
@@ -70,6 +77,8 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   readonly connectionTypes: string[] = [];
   /** @internal Every accepted name (advertised and aliases). */
   readonly acceptedTypes = new Set<string>(['in-process']);
+  /** @internal Types registered as `streamed`. */
+  readonly streamedTypes = new Set<string>();
   /** @internal Number of authorizers on all channels (0: skip the lookups). */
   authorizerCount = 0;
   /** @internal Set by {@link drain}: how connects and handshakes are answered from then on. */
@@ -95,6 +104,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
       engine: this.engine,
       expiresInMs: () => this.options.interval + this.options.maxInterval,
       compose: (h, mail, advice, before) => this.composeConnectResponse(h, mail, advice, before),
+      composeStream: (h, mail) => (this.extensions.seesOutgoing(h.clientId) ? this.extensions.prepareMail(h.clientId, mail) : mail),
       onError: (err) => this.reportError(err),
     });
     const opened = this.engine.open(
@@ -127,6 +137,44 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     if (!this.connectionTypes.includes(reg.name)) this.connectionTypes.push(reg.name);
     this.acceptedTypes.add(reg.name);
     for (const a of reg.aliases ?? []) this.acceptedTypes.add(a);
+    if (reg.streamed === true) this.streamedTypes.add(reg.name);
+  }
+
+  /**
+   * Opens a stream for a session (EventSource): mail queued for it is written with
+   * `exchange.stream` as it comes, for as long as the exchange is open, and the session
+   * does not expire meanwhile. The transport calls `exchangeClosed` when the stream ends;
+   * mail not yet written stays queued. Resolves false (nothing held) when the session is unknown.
+   */
+  async openStream(clientId: string, exchange: Exchange): Promise<boolean> {
+    if (exchange.stream === undefined) throw codedTypeError('ERR_BAYEUX_INVALID_ARGUMENT', 'openStream needs an exchange with stream()');
+    if (this.opening) await this.opening;
+    for (;;) {
+      // A connect (or stream) of the session held here gives way to the stream.
+      const older = this.connects.get(clientId);
+      if (older !== undefined) this.connects.supersede(older);
+      const r = await this.engine.beginConnect(clientId, true);
+      if (r === null) return false;
+      if (!exchange.open) {
+        if (r.messages !== null) await this.engine.requeue(clientId, r.messages);
+        await this.engine.endConnect(clientId, this.options.interval + this.options.maxInterval, false);
+        return true;
+      }
+      if (r.messages !== null && r.messages.length > 0) {
+        const parts = this.extensions.seesOutgoing(clientId) ? await this.extensions.prepareMail(clientId, r.messages) : r.messages;
+        if (!exchange.open) {
+          // The client went while outgoing extensions ran: the mail waits for its next connection.
+          await this.engine.requeue(clientId, r.messages);
+          await this.engine.endConnect(clientId, this.options.interval + this.options.maxInterval, false);
+          return true;
+        }
+        exchange.stream(parts);
+      }
+      // The first connect after a handshake is never held: ask again.
+      if (!r.held) continue;
+      this.connects.hold(new HeldConnect(clientId, undefined, exchange, true), 0);
+      return true;
+    }
   }
 
   /**
@@ -362,6 +410,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     if (this.closed) return;
     this.closed = true;
     this.connects.releaseAll();
+    this.emit('close');
     await this.engine.close();
     this.removeAllListeners();
   }
@@ -375,6 +424,15 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   exchangeClosed(exchange: Exchange): void {
     const h = exchange.held;
     if (h instanceof HeldConnect) this.connects.dropped(h);
+  }
+
+  /**
+   * A streaming exchange is no longer congested (its peer read what was buffered): the mail
+   * that waited meanwhile goes out now.
+   */
+  exchangeWritable(exchange: Exchange): void {
+    const h = exchange.held;
+    if (h instanceof HeldConnect) this.connects.flush(h.clientId);
   }
 
   /** @internal A session ended: answer a connect it had held here, tell listeners. */

@@ -17,6 +17,8 @@ import { runScenario, SCENARIOS, type ScenarioOutcome } from '../bench/run-scena
 import { scale100k } from '../bench/scale.js';
 import type { Metrics } from '../bench/scenarios/common.js';
 import type { TargetName } from '../bench/shared/protocol.js';
+import { wsIdle, wsFanout, type WsVariant } from '../bench/scenarios/websocket.js';
+import { runWsScenario, wsGoals, wsTable } from '../bench/websocket.js';
 
 const SMOKE: Partial<BenchConfig> = {
   targets: ['bayeux', 'limit'],
@@ -136,6 +138,84 @@ describe('bench smoke run (bayeux-server and the bare node:http limit)', functio
       writeBetweenMarkers(file, 'second run');
       const text = fs.readFileSync(file, 'utf8');
       expect(text).to.equal(`# Performance\n\nintro\n\n${BEGIN_MARK}\nsecond run\n${END_MARK}\n\nafter\n`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench smoke run of the websocket family (bayeux-server, Faye and bare ws, WebSocket clients)', function () {
+  this.timeout(60_000);
+  after(() => killAllChildren());
+
+  // bayeux-lp is the long-polling path the smoke runs above already cover.
+  const variants: WsVariant[] = ['bayeux', 'faye', 'bare-ws'];
+  const wsConfig: BenchConfig = { ...config, wsTargets: variants.join(','), wsIdleSizes: [100], wsFanSizes: [100], warmSessions: 10 };
+
+  async function wsSmoke(scenario: typeof wsIdle): Promise<Map<WsVariant, Metrics>> {
+    const o = await runWsScenario(scenario, wsConfig, quiet);
+    expect(o.failures, o.failures.join('\n')).to.deep.equal([]);
+    for (const v of variants) expect(o.runs.get(v), `${scenario.name} ran against ${v}`).to.have.length(1);
+    return o.medians;
+  }
+
+  it('idle: every session has its own socket and holds a connect; the warm-up left no session behind', async () => {
+    const med = await wsSmoke(wsIdle);
+    for (const v of variants) {
+      const m = med.get(v)!;
+      expect(m['sessions@100'], `${v} sessions`).to.equal(100);
+      expect(m['held@100'], `${v} connects held`).to.equal(100);
+      expect(m['sockets@100'], `${v} connections at the server`).to.equal(100);
+      expect(m['baseSessions@100'], `${v} sessions at the baseline`).to.equal(0);
+      expect(m['failed@100'], `${v} failed`).to.equal(0);
+      expect(m['heapPerSession@100'], `${v} heap per session`).to.be.within(300, 200_000);
+    }
+  });
+
+  it('fan-out: every message reaches every subscriber over WebSocket, with latency and CPU figures', async () => {
+    const med = await wsSmoke(wsFanout);
+    for (const v of variants) {
+      const m = med.get(v)!;
+      expect(m['lost@100'], `${v} lost`).to.equal(0);
+      expect(m['errors@100'], `${v} errors`).to.equal(0);
+      expect(m['burstDeliveriesPerSec@100'], `${v} deliveries/s`).to.be.greaterThan(0);
+      expect(m['burstCpuPerDelivery@100'], `${v} CPU per delivery`).to.be.within(0.01, 5000);
+      expect(m['steadyP99@100'], `${v} steady p99`).to.be.at.least(m['steadyP50@100']!);
+    }
+  });
+
+  it('report: ratio columns for the variants present, issue-12 verdicts, its own markers', () => {
+    const cfg: BenchConfig = { ...wsConfig, wsIdleSizes: [10_000, 19_000], wsFanSizes: [1000, 10_000] };
+    const idle = new Map<WsVariant, Metrics>([
+      ['bayeux', { 'heapPerSession@10000': 4000, 'sessions@19000': 19_000, 'held@19000': 19_000 }],
+      ['bare-ws', { 'heapPerSession@10000': 3500 }],
+      ['bayeux-lp', { 'heapPerSession@10000': 5000 }],
+    ]);
+    const table = wsTable(wsIdle, cfg, idle);
+    expect(table.head.slice(1)).to.deep.equal([
+      'bayeux-server, WebSocket',
+      'bare ws (limit)',
+      'bayeux-server, long-polling',
+      'bayeux ÷ bare-ws',
+      'bayeux WebSocket ÷ long-polling',
+    ]);
+    expect(table.rows.find((r) => r[0] === 'heap per session, 10000 (B)')!.slice(1)).to.deep.equal(['4000', '3500', '5000', '×1.14', '×0.80']);
+    const fan = new Map<WsVariant, Metrics>([
+      ['bayeux', { 'burstCpuPerDelivery@1000': 1, 'burstCpuPerDelivery@10000': 2, 'steadyP99@10000': 260, 'lost@1000': 0, 'lost@10000': 0 }],
+      ['bare-ws', { 'burstCpuPerDelivery@1000': 1.2, 'burstCpuPerDelivery@10000': 1.5 }],
+      ['faye', { 'burstCpuPerDelivery@1000': 3.3, 'burstCpuPerDelivery@10000': 9 }],
+    ]);
+    const met = wsGoals(cfg, new Map([['idle', idle], ['fanout', fan]])).map((g) => g.met);
+    // heap ×1.14; CPU at 1000 ×0.83 of bare and ×0.30 of Faye; at 10000 ×1.33 of bare; p99 260 ms; 19,000 held; none lost.
+    expect(met).to.deep.equal(['met', 'met', 'NOT met', 'NOT met', 'met', 'met']);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-doc-'));
+    try {
+      const file = path.join(dir, 'performance.md');
+      const ws = markers('websocket');
+      fs.writeFileSync(file, `${BEGIN_MARK}\ncompare\n${END_MARK}\n\n${ws.begin}\nold\n${ws.end}\n\nafter\n`);
+      writeBetweenMarkers(file, 'websocket tables', 'websocket');
+      expect(fs.readFileSync(file, 'utf8')).to.equal(`${BEGIN_MARK}\ncompare\n${END_MARK}\n\n${ws.begin}\nwebsocket tables\n${ws.end}\n\nafter\n`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -22,7 +22,8 @@ describe('demo chat in Chromium', function () {
 
   it('a line sent from one page appears in the other', async function () {
     const demo = createDemo({ tickMs: 60_000 });
-    const server = http.createServer(demo.app);
+    // As examples/demo/server.ts runs it: the page's CometD client goes over WebSocket.
+    const server = http.createServer(demo.app).on('upgrade', demo.upgrade);
     suite.afterTest(async () => {
       await demo.stop();
       await new Promise<void>((resolve) => {

@@ -67,7 +67,7 @@ describe('callback-polling (JSONP)', function () {
 
   it('handshakes over JSONP; the handshake advertises long-polling and callback-polling', async function () {
     const [reply] = runScript(await jsonpGet(server, [HANDSHAKE], '_cometd_jsonp_1'), '_cometd_jsonp_1');
-    expect(reply).to.deep.include({ successful: true, supportedConnectionTypes: ['long-polling', 'callback-polling', 'iframe'] });
+    expect(reply).to.deep.include({ successful: true, supportedConnectionTypes: ['websocket', 'long-polling', 'callback-polling', 'iframe', 'eventsource'] });
   });
 
   it('uses jsonpcallback when no jsonp parameter is given', async function () {

@@ -100,7 +100,7 @@ describe('compatibility matrix', function () {
       }
       expect(problems).to.deep.equal([]);
       // The browser and Node interop specs carry tags (a rename that drops them shows here).
-      for (const pair of ['CometD|long-polling', 'CometD|callback-polling', 'Faye|long-polling', 'Faye|cross-origin-long-polling', 'Faye|callback-polling', 'dojox.cometd 1.7|long-polling', 'dojox.cometd 1.7|callback-polling', 'cometd-nodejs-client|long-polling', 'Faye (Node)|long-polling']) {
+      for (const pair of ['CometD|long-polling', 'CometD|callback-polling', 'Faye|long-polling', 'Faye|cross-origin-long-polling', 'Faye|callback-polling', 'dojox.cometd 1.7|long-polling', 'dojox.cometd 1.7|callback-polling', 'cometd-nodejs-client|long-polling', 'Faye (Node)|long-polling', 'cometd-nodejs-client|websocket', 'Faye (Node)|websocket', 'Faye|eventsource']) {
         expect(found, pair).to.include(pair);
       }
     });
@@ -123,18 +123,18 @@ describe('compatibility matrix', function () {
       expect(lines[0]).to.match(/^<!-- Written by `npm run matrix`/);
       const table = lines.filter((l) => l.startsWith('|'));
       expect(table).to.have.length(2 + MATRIX_CLIENTS.length);
-      expect(table[0]).to.equal('| client | runs in | `long-polling` | `cross-origin-long-polling` | `callback-polling` | `iframe` |');
-      expect(table[1]).to.equal('| --- | --- | --- | --- | --- | --- |');
+      expect(table[0]).to.equal('| client | runs in | `long-polling` | `cross-origin-long-polling` | `callback-polling` | `iframe` | `websocket` | `eventsource` |');
+      expect(table[1]).to.equal('| --- | --- | --- | --- | --- | --- | --- | --- |');
       const row = (label: string): string[] => table.find((l) => l.startsWith(`| ${label} |`))!.split(' | ').slice(2);
       const label = (t: string): string => MATRIX_CLIENTS.find((c) => c.tag === t)!.label;
-      expect(row(label('CometD'))).to.deep.equal(['✅ passed (2 tests)', '— not tested', '— not tested', '— not tested |']);
-      expect(row(label('Faye'))).to.deep.equal(['— not tested', '— not tested', '❌ failed (1 of 2 tests)', '— not tested |']);
-      expect(row(label('dojox.cometd 1.7'))).to.deep.equal(['— not tested', '— not tested', '❌ not run (tagged in a spec, no result)', '— not tested |']);
+      expect(row(label('CometD'))).to.deep.equal(['✅ passed (2 tests)', '— not tested', '— not tested', '— not tested', '— not tested', '— not tested |']);
+      expect(row(label('Faye'))).to.deep.equal(['— not tested', '— not tested', '❌ failed (1 of 2 tests)', '— not tested', '— not tested', '— not tested |']);
+      expect(row(label('dojox.cometd 1.7'))).to.deep.equal(['— not tested', '— not tested', '❌ not run (tagged in a spec, no result)', '— not tested', '— not tested', '— not tested |']);
       expect(row(label('Faye (Node)'))[0]).to.equal('✅ passed (1 test)');
       expect(row(label('cometd-nodejs-client'))[0]).to.equal('✅ passed (1 test)');
       expect(text).to.include('Run on 2025-03-04 (Node v20.19.0): 5 tagged tests, 4 passed. Sources: `spec/browser-a.spec.ts`, `spec/browser-b.spec.ts`, `spec/interop-c.spec.ts`.');
       expect(text).to.include(`- \`spec/browser-b.spec.ts\`: B jsonp ${tag('Faye', 'callback-polling')} — expected 1 to equal 2`);
-      expect(MATRIX_TRANSPORTS).to.have.length(4);
+      expect(MATRIX_TRANSPORTS).to.have.length(6);
     });
 
     it('says plainly when nothing ran', function () {

@@ -55,7 +55,7 @@ describe('CORS', function () {
 
     it('advertises cross-origin-long-polling (the name Faye uses for CORS XHR) after long-polling', async function () {
       const [reply] = expectBatch(await server.post(HANDSHAKE));
-      expect(reply!.supportedConnectionTypes).to.deep.equal(['long-polling', 'cross-origin-long-polling', 'callback-polling', 'iframe']);
+      expect(reply!.supportedConnectionTypes).to.deep.equal(['websocket', 'long-polling', 'cross-origin-long-polling', 'callback-polling', 'iframe', 'eventsource']);
     });
 
     it('echoes the origin with credentials on a POST, never *', async function () {

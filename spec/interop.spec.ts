@@ -79,7 +79,8 @@ const SCENARIOS: Scenario[] = [
       const reply = c.handshakes.items[0]!;
       expect(reply.clientId).to.match(CLIENT_ID);
       expect(c.clientId).to.equal(reply.clientId);
-      expect(reply.supportedConnectionTypes).to.deep.equal(['long-polling', 'callback-polling', 'iframe']);
+      // WebSocket is offered first; these clients have it switched off and stay on long-polling.
+      expect(reply.supportedConnectionTypes).to.deep.equal(['websocket', 'long-polling', 'callback-polling', 'iframe', 'eventsource']);
       const [session] = await seen;
       expect(session.id).to.equal(reply.clientId);
       // CometD's status flips connected -> connecting -> connected between connects; both count as connected.
@@ -385,13 +386,18 @@ function fayeOnly(ctx: Context<FayeClient>): void {
 }
 
 /**
- * The suites of one client library: the table, then `only`, in each mount. `tag` is the
- * client's matrix tag, written out in full where the suite is declared below
+ * The suites of one client library on one transport: the table, then `only`, in each mount.
+ * `tag` is the client's matrix tag, written out in full where the suite is declared below
  * (scripts/compat-matrix.mjs finds the tags in the spec sources, mocha in the titles).
  */
-function suites<Raw>(kind: InteropClientKind<Raw>, tag: string, only: (ctx: Context<Raw>) => void): void {
+function suites<Raw>(
+  kind: InteropClientKind<Raw>,
+  transport: 'long-polling' | 'websocket',
+  tag: string,
+  only: (ctx: Context<Raw>) => void,
+): void {
   for (const mount of INTEROP_MOUNTS) {
-    describe(`interop: ${kind.name} client, server in ${mount}`, function () {
+    describe(`interop: ${kind.name} client over ${transport}, server in ${mount}`, function () {
       let server: RunningServer | undefined;
       const ctx: Context<Raw> = {
         kind,
@@ -405,7 +411,7 @@ function suites<Raw>(kind: InteropClientKind<Raw>, tag: string, only: (ctx: Cont
           return server;
         },
         connected(url = ctx.server.url, options = {}) {
-          return kind.open(url, options);
+          return kind.open(url, { transport, ...options });
         },
       };
 
@@ -424,5 +430,7 @@ function suites<Raw>(kind: InteropClientKind<Raw>, tag: string, only: (ctx: Cont
   }
 }
 
-suites(COMETD, '[matrix cometd-nodejs-client|long-polling]', cometdOnly);
-suites(FAYE, '[matrix Faye (Node)|long-polling]', fayeOnly);
+suites(COMETD, 'long-polling', '[matrix cometd-nodejs-client|long-polling]', cometdOnly);
+suites(FAYE, 'long-polling', '[matrix Faye (Node)|long-polling]', fayeOnly);
+suites(COMETD, 'websocket', '[matrix cometd-nodejs-client|websocket]', cometdOnly);
+suites(FAYE, 'websocket', '[matrix Faye (Node)|websocket]', fayeOnly);

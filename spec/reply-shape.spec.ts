@@ -165,14 +165,14 @@ describe('reply shape', function () {
         version: '1.0',
         minimumVersion: '1.0',
         clientId: c.clientId,
-        supportedConnectionTypes: ['long-polling', 'callback-polling', 'iframe'],
+        supportedConnectionTypes: ['websocket', 'long-polling', 'callback-polling', 'iframe', 'eventsource'],
         advice: full,
       });
     });
 
     it('a handshake without supportedConnectionTypes (cross-domain dojox) is accepted', async function () {
       const [reply] = await server.send([{ channel: '/meta/handshake', version: '1.0', minimumVersion: '0.9', id: '0' }]);
-      expect(reply).to.deep.include({ successful: true, supportedConnectionTypes: ['long-polling', 'callback-polling', 'iframe'] });
+      expect(reply).to.deep.include({ successful: true, supportedConnectionTypes: ['websocket', 'long-polling', 'callback-polling', 'iframe', 'eventsource'] });
     });
 
     it('handshake with the connection types Faye and CometD offer is accepted, advertising ours', async function () {
@@ -184,7 +184,7 @@ describe('reply shape', function () {
       ]) {
         const [reply] = await server.send([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: offered }]);
         expect(reply, JSON.stringify(offered)).to.deep.include({ successful: true });
-        expect(reply!.supportedConnectionTypes).to.deep.equal(['long-polling', 'callback-polling', 'iframe']);
+        expect(reply!.supportedConnectionTypes).to.deep.equal(['websocket', 'long-polling', 'callback-polling', 'iframe', 'eventsource']);
       }
     });
 

@@ -33,7 +33,7 @@ describe('server API', function () {
       let n = 0;
       server.bayeux.on('handshake', () => n++);
       await server.send([{ channel: '/meta/handshake', version: '2.0' }]);
-      await server.send([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['websocket'] }]);
+      await server.send([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['flash'] }]);
       expect(n).to.equal(0);
     });
 

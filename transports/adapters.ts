@@ -3,7 +3,9 @@
  * knows its framework, nothing else. Express and Connect need none: the handler is their
  * middleware as it is (`app.use('/cometd', createHandler(bayeux))`).
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import type { BayeuxServer } from '../lib/server.js';
 import { checkOptions } from './check-options.js';
@@ -32,14 +34,22 @@ interface KoaLikeContext {
   request: { body?: unknown };
 }
 
+/** What {@link koaMiddleware} returns: the middleware, and the listener WebSocket upgrades need. */
+export type KoaBayeuxMiddleware = ((ctx: KoaLikeContext, next: () => Promise<unknown>) => Promise<void>) & {
+  /** For the HTTP server's `upgrade` event: `app.listen(port).on('upgrade', middleware.upgrade)`. */
+  upgrade: BayeuxHandler['upgrade'];
+};
+
 /**
  * Koa middleware: `app.use(koaMiddleware(bayeux, { path: '/cometd' }))`. Requests under
  * the path are answered by Bayeux (Koa's own response is switched off); others go on.
- * The options are checked as `createHandler` checks them.
+ * For WebSocket, hand its `upgrade` to the server `app.listen` returns:
+ * `app.listen(port).on('upgrade', middleware.upgrade)`. The options are checked as
+ * `createHandler` checks them.
  */
-export function koaMiddleware(server: BayeuxServer, options: HandlerOptions = {}) {
+export function koaMiddleware(server: BayeuxServer, options: HandlerOptions = {}): KoaBayeuxMiddleware {
   const handler = handlerFor(server, checkOptions(handlerOptions, options, 'koaMiddleware') as HandlerOptions);
-  return async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
+  const middleware = async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
     if (!handler.matches(ctx.req.url)) {
       await next();
       return;
@@ -51,6 +61,7 @@ export function koaMiddleware(server: BayeuxServer, options: HandlerOptions = {}
     }
     handler(ctx.req, ctx.res);
   };
+  return Object.assign(middleware, { upgrade: handler.upgrade });
 }
 
 /**
@@ -64,11 +75,14 @@ interface FastifyLike {
     name: 'onRequest',
     hook: (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }, done: () => void) => void,
   ): unknown;
+  /** Fastify's Node server: the plugin listens for WebSocket upgrades on it. */
+  server?: EventEmitter;
 }
 
 /**
  * Fastify plugin: `fastify.register(fastifyPlugin(bayeux), { path: '/cometd' })`. It takes
- * requests under the path before Fastify routes or parses them (so any body type works).
+ * requests under the path before Fastify routes or parses them (so any body type works),
+ * and WebSocket upgrades under it on `fastify.server`.
  * The options are checked as `createHandler` checks them, at once; the path given to
  * `register` (default `/cometd`) when Fastify loads the plugin.
  */
@@ -87,6 +101,7 @@ export function fastifyPlugin(server: BayeuxServer, options: Omit<HandlerOptions
       reply.hijack();
       handler(request.raw, reply.raw);
     });
+    fastify.server?.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handler.upgrade(req, socket, head));
     done();
   };
   // Not encapsulated (what fastify-plugin does): the hook must see every request, 404s included.
@@ -96,8 +111,9 @@ export function fastifyPlugin(server: BayeuxServer, options: Omit<HandlerOptions
 
 /**
  * Plain node:http: takes requests under `options.path` (default `/cometd`) on an existing
- * server and passes every other request to the listeners it already had. The options are
- * checked as `createHandler` checks them.
+ * server and passes every other request to the listeners it already had; takes WebSocket
+ * upgrades under the path too, leaving others to the server's other `upgrade` listeners.
+ * The options are checked as `createHandler` checks them.
  */
 export function attachToServer(httpServer: HttpServer, server: BayeuxServer, options: HandlerOptions = {}): BayeuxHandler {
   const checked = checkOptions(handlerOptions, options, 'attachToServer') as HandlerOptions;
@@ -113,5 +129,6 @@ export function attachToServer(httpServer: HttpServer, server: BayeuxServer, opt
     }
     for (const l of others) l.call(httpServer, req, res);
   });
+  httpServer.on('upgrade', handler.upgrade);
   return handler;
 }

@@ -4,37 +4,48 @@
  * mount path (any sub-path, as the CometD client appends `/handshake`, `/connect`, …) and
  * hands the request to the first transport that accepts it.
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import type { BayeuxServer } from '../lib/server.js';
 import { BrowserCookie, browserCookieOptions, type BrowserCookieOptions } from './browser-cookie.js';
 import { callbackPolling } from './callback-polling.js';
+import { eventSource } from './event-source.js';
 import { checkOptions } from './check-options.js';
 import { answerOptions, Cors, corsOptions, type CorsOptions } from './cors.js';
 import { writeHttpError } from './http-errors.js';
 import { iframeStreaming } from './iframe-streaming.js';
 import { longPolling } from './long-polling.js';
 import type { HandlerContext, Transport } from './transport.js';
+import { originAllowed, refuseUpgrade } from './upgrade.js';
+import { webSocket } from './websocket.js';
 
 /** Options for {@link createHandler}. */
 export interface HandlerOptions {
   /**
    * Mount path such as `/cometd`: the handler takes that path and everything under it and
-   * calls `next` (or answers 404) for the rest. It starts with `/`. Leave unset when the
-   * framework already routes by path (`app.use('/cometd', handler)`).
+   * calls `next` (or answers 404) for the rest. It starts with `/`. It may be left unset
+   * when the framework routes by path (`app.use('/cometd', handler)`), but WebSocket
+   * upgrades, which no framework routes, need it: `app.use('/cometd', createHandler(bayeux,
+   * { path: '/cometd' }))` and `app.use(createHandler(bayeux, { path: '/cometd' }))` both work.
    */
   path?: string;
   /**
-   * Transports in order of preference. Default: long-polling, callback-polling (JSONP), then
-   * iframe streaming (used only by clients that ask for it: CometD pages that load
-   * `<mount>/iframe-transport.js`). At least one; each an object with `accepts`, `handle`
-   * and `connectionType`, such as {@link longPolling} returns.
+   * Transports in order of preference. Default: WebSocket (it needs the handler's `upgrade`
+   * function on the HTTP server's `upgrade` event, see {@link BayeuxHandler}),
+   * long-polling, callback-polling (JSONP), iframe streaming (used only by clients that
+   * ask for it: CometD pages that load `<mount>/iframe-transport.js`), then EventSource
+   * (Faye's browser client, when WebSocket is unavailable). At least one;
+   * each an object with `accepts`, `handle` and `connectionType`, such as {@link longPolling}
+   * returns.
    */
   transports?: Transport[];
   /**
    * Cross-origin requests: which page origins may call the endpoint with XHR (with
-   * credentials). Default none: `OPTIONS` preflights are answered without CORS headers, so
-   * browsers refuse cross-origin XHRs and the clients fall back to callback-polling.
+   * credentials) or open a WebSocket on it. Default none: `OPTIONS` preflights are answered
+   * without CORS headers, so browsers refuse cross-origin XHRs and the clients fall back to
+   * callback-polling; WebSocket upgrades from pages of other origins are refused (403).
    * Example: `{ origins: ['https://app.example', /^https:\/\/[a-z]+\.example$/] }`.
    */
   cors?: CorsOptions;
@@ -86,6 +97,14 @@ export const handlerOptions = z.strictObject({
 export type BayeuxHandler = ((req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void) & {
   /** True when `url` falls under the mount path. */
   matches(url: string | undefined): boolean;
+  /**
+   * The listener for the HTTP server's `upgrade` event, which WebSocket needs:
+   * `httpServer.on('upgrade', handler.upgrade)` (give the handler its `path` then).
+   * Upgrades under the mount path get the origin policy and the WebSocket transport;
+   * others are left to the server's other `upgrade` listeners (another `ws` server,
+   * Socket.IO), or refused with 404 when there are none.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 };
 
 /** Returns a matcher for `path` and its sub-paths (query strings ignored). */
@@ -114,9 +133,9 @@ export function createHandler(server: BayeuxServer, options: HandlerOptions = {}
  * @internal
  */
 export function handlerFor(server: BayeuxServer, options: HandlerOptions): BayeuxHandler {
-  const transports = options.transports ?? [longPolling(), callbackPolling(), iframeStreaming()];
+  const transports = options.transports ?? [webSocket(), longPolling(), callbackPolling(), iframeStreaming(), eventSource()];
   for (const t of transports) {
-    server.registerConnectionType({ name: t.connectionType, aliases: t.aliases ?? [] });
+    server.registerConnectionType({ name: t.connectionType, aliases: t.aliases ?? [], streamed: t.streamed === true });
     // With CORS on, long-polling works cross-origin too; Faye's browser client uses XHR
     // across origins only when the handshake lists its name for that.
     if (options.cors && t.connectionType === 'long-polling') server.registerConnectionType({ name: 'cross-origin-long-polling' });
@@ -128,7 +147,8 @@ export function handlerFor(server: BayeuxServer, options: HandlerOptions): Bayeu
     browserId: cookie === null ? () => undefined : (req, res, messages) => cookie.identify(req, res, messages),
   };
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
-    if (!matches(req.url)) {
+    // Express and Connect strip their mount path from req.url and keep the whole in originalUrl.
+    if (!matches((req as { originalUrl?: string }).originalUrl ?? req.url)) {
       if (next) next();
       else writeHttpError(res, 404, 'not found');
       return;
@@ -142,5 +162,22 @@ export function handlerFor(server: BayeuxServer, options: HandlerOptions): Bayeu
     if (req.method === 'GET' || req.method === 'HEAD') writeHttpError(res, 400, 'unknown Bayeux transport (a GET needs message and jsonp parameters)');
     else writeHttpError(res, 405, `method ${req.method} not allowed`);
   };
-  return Object.assign(handler, { matches });
+  const allows = cors === null ? null : (origin: string) => cors.allows(origin);
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (!matches(req.url)) {
+      // Not ours: another listener takes it, unless there is none (the socket would hang).
+      const owner = (socket as Duplex & { server?: EventEmitter }).server;
+      if (owner === undefined || owner.listenerCount('upgrade') <= 1) refuseUpgrade(socket, 404, 'not found');
+      return;
+    }
+    if (server.isClosed) return refuseUpgrade(socket, 503, 'server closed');
+    if (server.isDraining) return refuseUpgrade(socket, 503, 'server draining', { 'Retry-After': '1' });
+    if (!originAllowed(req, allows)) return refuseUpgrade(socket, 403, 'origin not allowed');
+    for (const t of transports) {
+      if (t.upgrade !== undefined && t.acceptsUpgrade?.(req) === true) return t.upgrade(req, socket, head, server, context);
+    }
+    // Promptly, so that a CometD client falls back to long-polling at once.
+    refuseUpgrade(socket, 400, 'no transport here takes this upgrade');
+  };
+  return Object.assign(handler, { matches, upgrade });
 }

@@ -63,6 +63,13 @@ export class GenContext {
     return new HttpConn(this.target, addr, this.prefix, onClosed);
   }
 
+  /** Where the next WebSocket goes, and from which source address (the same round-robin as newConn). */
+  nextEndpoint(): { target: ConnTarget; localAddress: string | undefined } {
+    const localAddress = this.addrs.length === 0 ? undefined : this.addrs[this.addrIndex++ % this.addrs.length];
+    const target = this.spread.length > 0 ? this.spread[this.portIndex++ % this.spread.length]!.target : this.target;
+    return { target, localAddress };
+  }
+
   error(what: string): void {
     this.errors++;
     if (this.firstError === null) this.firstError = what;

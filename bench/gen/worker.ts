@@ -6,6 +6,7 @@
 import type {
   ChurnResult,
   ChurnSpec,
+  ClientTransport,
   PublishLoopResult,
   SpawnResult,
   SpawnSpec,
@@ -13,14 +14,20 @@ import type {
   WorkerRequest,
 } from '../shared/protocol.js';
 import { preciseNow } from '../shared/protocol.js';
-import { BayeuxClient } from './client.js';
+import { BayeuxClient, type ClientRole } from './client.js';
 import { GenContext } from './context.js';
+import { WsBayeuxClient } from './ws-client.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const ctx = new GenContext({ host: config.host, port: config.port, path: config.path }, config.addrs, config.ports ?? []);
-const clients: BayeuxClient[] = [];
-const publishers: BayeuxClient[] = [];
-const churning = new Set<BayeuxClient>();
+type SimClient = BayeuxClient | WsBayeuxClient;
+const clients: SimClient[] = [];
+const publishers: SimClient[] = [];
+const churning = new Set<SimClient>();
+
+function newClient(transport: ClientTransport | undefined, role: ClientRole): SimClient {
+  return transport === 'websocket' ? new WsBayeuxClient(ctx, role) : new BayeuxClient(ctx, role);
+}
 
 function channelFor(prefix: string, modulo: number, index: number): string {
   return modulo > 0 ? prefix + (index % modulo) : prefix;
@@ -37,7 +44,7 @@ function spawn(spec: SpawnSpec): Promise<SpawnResult> {
       while (active < spec.concurrency && next < spec.count) {
         const index = spec.first + next++;
         active++;
-        const client = new BayeuxClient(ctx, {
+        const client = newClient(spec.transport, {
           subscription: spec.subscribePrefix === null ? null : channelFor(spec.subscribePrefix, spec.subscribeModulo, index),
           publishChannel: spec.publishPrefix === null ? null : channelFor(spec.publishPrefix, spec.publishModulo, index),
         });
@@ -91,7 +98,7 @@ function churn(spec: ChurnSpec): Promise<ChurnResult> {
       started++;
       active++;
       const i = index++;
-      const client = new BayeuxClient(ctx, { subscription: '/bench/churn/' + (i % Math.max(1, spec.channels)), publishChannel: null });
+      const client = newClient(spec.transport, { subscription: '/bench/churn/' + (i % Math.max(1, spec.channels)), publishChannel: null });
       churning.add(client);
       const end = (outcome: keyof ChurnResult): void => {
         churning.delete(client);

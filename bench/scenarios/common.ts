@@ -6,7 +6,7 @@
 import type { BenchConfig } from '../config.js';
 import { sleep, startTarget, startWorkers, type TargetProc, type WorkerProc } from '../harness.js';
 import { Histogram } from '../shared/histogram.js';
-import type { ChurnSpec, SpawnSpec, TargetConfig, TargetName, TargetStats, WorkerSnapshot } from '../shared/protocol.js';
+import type { ChurnSpec, ClientTransport, SpawnSpec, TargetConfig, TargetName, TargetStats, WorkerSnapshot } from '../shared/protocol.js';
 import path from 'node:path';
 import { ROOT } from '../harness.js';
 import { BenchRedis, type RedisInfo } from '../redis-server.js';
@@ -243,10 +243,10 @@ export async function waitOpenRequests(target: TargetProc, base: number, n: numb
  * reuse, so a baseline taken before as many connections were open as later would count
  * that pool as growth.
  */
-export async function warmUp(rig: Rig, cfg: BenchConfig, concurrency = 10): Promise<void> {
+export async function warmUp(rig: Rig, cfg: BenchConfig, concurrency = 10, transport: ClientTransport = 'long-polling'): Promise<void> {
   if (cfg.warmSessions <= 0) return;
   const sessions = Math.max(cfg.warmSessions, concurrency * 2);
-  await rig.gen.churn({ durationMs: 0, sessions, concurrency, vanish: 0, channels: 1, holdMs: 200 }, 60_000);
+  await rig.gen.churn({ transport, durationMs: 0, sessions, concurrency, vanish: 0, channels: 1, holdMs: 200 }, 60_000);
   await waitSessions(rig.target, 0, 10_000);
   // Let held connects of disconnected sessions time out where a server keeps them.
   await sleep(400);

@@ -14,15 +14,17 @@
 import type { BenchConfig } from '../config.js';
 import { sleep } from '../harness.js';
 import { Histogram } from '../shared/histogram.js';
-import type { TargetName } from '../shared/protocol.js';
+import type { ClientTransport, TargetName } from '../shared/protocol.js';
 import { cpuOf, percent, redisDelta, redisInfo, withRig, type Log, type MetricRow, type Metrics, type Scenario } from './common.js';
 
 const CHANNEL = '/bench/fan';
 
-async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log): Promise<Metrics> {
-  return withRig(target, cfg, {}, `fanout-${s}`, async (rig) => {
+/** One fan-out run at `s` subscribers; the `websocket` family runs it with WebSocket clients too. */
+export async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log, transport: ClientTransport = 'long-polling'): Promise<Metrics> {
+  const ws = transport === 'websocket' ? '-ws' : '';
+  return withRig(target, cfg, {}, `fanout${ws}-${s}`, async (rig) => {
     const { gen } = rig;
-    const spawned = await gen.spawn(s, { subscribePrefix: CHANNEL, subscribeModulo: 0, publishPrefix: null, publishModulo: 0, concurrency: cfg.rampConcurrency }, cfg.settleTimeout * 2);
+    const spawned = await gen.spawn(s, { transport, subscribePrefix: CHANNEL, subscribeModulo: 0, publishPrefix: null, publishModulo: 0, concurrency: cfg.rampConcurrency }, cfg.settleTimeout * 2);
     const subs = spawned.established;
     await gen.waitHolding(subs, cfg.settleTimeout);
     await sleep(500);
@@ -32,7 +34,7 @@ async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log)
     const steadyExpected = cfg.steadyCount * subs;
     const st0 = await rig.target.stats(false);
     const sr0 = await redisInfo(rig);
-    const steadySnap = await rig.profiled(`fanout-steady-${s}`, async () => {
+    const steadySnap = await rig.profiled(`fanout${ws}-steady-${s}`, async () => {
       await rig.target.publish(CHANNEL, cfg.steadyCount, 1000 / cfg.steadyRate, 'steady');
       return gen.waitDeliveries('steady', steadyExpected, cfg.drainTimeout);
     });
@@ -52,7 +54,7 @@ async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log)
     let genCpu = 0;
     let burstWall = 0;
     const burstRedis = { cpu: 0, scripts: 0, commands: 0 };
-    await rig.profiled(`fanout-burst-${s}`, async () => {
+    await rig.profiled(`fanout${ws}-burst-${s}`, async () => {
       for (let b = 0; b < cfg.bursts; b++) {
         await sleep(cfg.burstGap);
         await gen.waitHolding(subs, 10_000);
@@ -118,7 +120,7 @@ async function fanout(target: TargetName, cfg: BenchConfig, s: number, log: Log)
       } satisfies Metrics);
     }
     log(
-      `    ${target} fan-out ${subs}: steady p50 ${m[`steadyP50@${s}`]!.toFixed(1)} ms p99 ${m[`steadyP99@${s}`]!.toFixed(1)} ms; ` +
+      `    ${target}${ws ? ' over WebSocket' : ''} fan-out ${subs}: steady p50 ${m[`steadyP50@${s}`]!.toFixed(1)} ms p99 ${m[`steadyP99@${s}`]!.toFixed(1)} ms; ` +
         `bursts of ${perBurst}: ${Math.round(m[`burstDeliveriesPerSec@${s}`]!)} deliveries/s, ${m[`burstCpuPerDelivery@${s}`]!.toFixed(2)} µs CPU each, ` +
         `server ${m[`burstServerCpu@${s}`]!.toFixed(0)} %, generator ${m[`burstGenCpu@${s}`]!.toFixed(0)} %; lost ${lost}, errors ${m[`errors@${s}`]}` +
         (rig.redis

@@ -4,8 +4,8 @@
  */
 import type { HistogramData } from './histogram.js';
 
-/** The servers under test. */
-export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis';
+/** The servers under test (`bare-ws` answers WebSocket only: see `npm run bench -- websocket`). */
+export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis' | 'bare-ws';
 /** The targets `compare` runs by default. */
 export const TARGET_NAMES: readonly TargetName[] = ['bayeux', 'faye', 'cometd', 'limit'];
 /** Every target `--targets` accepts: also bayeux-server on the Redis engine (see `npm run bench -- redis`). */
@@ -37,6 +37,8 @@ export interface TargetStats {
   openRequests: number;
   /** Requests received since start. */
   requests: number;
+  /** TCP connections open now (`server.getConnections`; upgraded WebSocket sockets included). */
+  connections: number;
   /** Live sessions according to the server itself. */
   sessions: number;
 }
@@ -67,8 +69,13 @@ export interface WorkerConfig {
   index: number;
 }
 
+/** How a simulated client talks to the server. */
+export type ClientTransport = 'long-polling' | 'websocket';
+
 /** A group of simulated clients to create in one worker. */
 export interface SpawnSpec {
+  /** Default long-polling. */
+  transport?: ClientTransport;
   /** Global index of the first client (channel assignment uses it). */
   first: number;
   count: number;
@@ -83,6 +90,8 @@ export interface SpawnSpec {
 }
 
 export interface ChurnSpec {
+  /** Default long-polling; over WebSocket a session disconnects (or vanishes) on its own socket. */
+  transport?: ClientTransport;
   /** Stop starting new sessions after this long, ms (0: use `sessions`). */
   durationMs: number;
   /** Or run exactly this many sessions (when durationMs is 0). */

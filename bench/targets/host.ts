@@ -49,7 +49,12 @@ async function collect(): Promise<void> {
   gc();
 }
 
-async function stats(hooks: TargetHooks, forceGc: boolean): Promise<TargetStats> {
+/** Open TCP connections, counted by net.Server itself (no listener per socket). */
+function connections(server: http.Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((err, n) => resolve(err ? NaN : n)));
+}
+
+async function stats(hooks: TargetHooks, forceGc: boolean, server: http.Server): Promise<TargetStats> {
   if (forceGc) await collect();
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
@@ -62,6 +67,7 @@ async function stats(hooks: TargetHooks, forceGc: boolean): Promise<TargetStats>
     external: mem.external,
     openRequests,
     requests,
+    connections: await connections(server),
     sessions: await hooks.sessions(),
   };
 }
@@ -140,7 +146,7 @@ export async function runTarget(mount: MountTarget): Promise<void> {
     const fail = (err: unknown): void => reply({ error: String((err as Error)?.stack ?? err) });
     switch (msg.cmd) {
       case 'stats':
-        stats(hooks, msg.gc).then((s) => reply(s), fail);
+        stats(hooks, msg.gc, server).then((s) => reply(s), fail);
         break;
       case 'publish':
         publish(hooks, msg.channel, msg.count, msg.intervalMs, msg.tag).then((r) => reply(r), fail);

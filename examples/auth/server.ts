@@ -46,6 +46,8 @@ export async function startAuthExample(port = 0, options: BayeuxServerOptions = 
       res.end('not found\n');
     }),
   );
+  // WebSocket: upgrades under /cometd; the token still rides in the handshake, on the socket.
+  server.on('upgrade', handle.upgrade);
   await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cometd`;
   return {
@@ -59,7 +61,7 @@ export async function startAuthExample(port = 0, options: BayeuxServerOptions = 
       // a balancer, clients go to another process (this example's sessions are in memory, so
       // they handshake again there, with their token).
       await bayeux.drain();
-      await bayeux.close(); // requests still arriving get 503
+      await bayeux.close(); // requests still arriving get 503, WebSockets still open close (1001)
       server.closeAllConnections();
       await closed;
     },

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express } from 'express';
-import { BayeuxServer, createHandler, type Message, type ServerSession } from '../../index.js';
+import { BayeuxServer, createHandler, type BayeuxHandler, type Message, type ServerSession } from '../../index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAX_NAME = 24;
@@ -24,10 +24,16 @@ export interface DemoOptions {
   tickMs?: number;
 }
 
-/** The running demo: mount `app` on an HTTP server; `stop()` ends the clock and the Bayeux server. */
+/**
+ * The running demo: mount `app` on an HTTP server and give that server `upgrade` for
+ * WebSocket (`app.listen(port).on('upgrade', demo.upgrade)`); `stop()` ends the clock and
+ * the Bayeux server.
+ */
 export interface Demo {
   readonly app: Express;
   readonly bayeux: BayeuxServer;
+  /** The listener for the HTTP server's `upgrade` event: Bayeux over WebSocket at /cometd. */
+  readonly upgrade: BayeuxHandler['upgrade'];
   stop(): Promise<void>;
 }
 
@@ -35,7 +41,10 @@ export function createDemo(options: DemoOptions = {}): Demo {
   const bayeux = new BayeuxServer();
   const app = express();
 
-  app.use('/cometd', createHandler(bayeux));
+  // The path is for WebSocket upgrades, which Express does not route (under app.use the
+  // handler matches req.originalUrl, so giving it both is right).
+  const cometd = createHandler(bayeux, { path: '/cometd' });
+  app.use('/cometd', cometd);
   // The CometD client is a set of ES modules importing each other by relative path: serve the
   // package directory as it is, and the browser imports /vendor/cometd/cometd.js.
   const cometdDir = dirname(createRequire(import.meta.url).resolve('cometd'));
@@ -108,6 +117,7 @@ export function createDemo(options: DemoOptions = {}): Demo {
   return {
     app,
     bayeux,
+    upgrade: cometd.upgrade,
     async stop() {
       clearInterval(clock);
       await bayeux.close();

@@ -13,6 +13,8 @@ const demo = createDemo();
 const server = demo.app.listen(port, () => {
   console.log(`bayeux-server demo: http://localhost:${port}/ (Bayeux endpoint /cometd)`);
 });
+// WebSocket: Express sees no upgrade requests, the HTTP server hands them to Bayeux.
+server.on('upgrade', demo.upgrade);
 
 // The SIGTERM recipe (docs/scaling.md): stop taking connections, drain, close, exit.
 async function shutdown(): Promise<void> {
@@ -22,7 +24,7 @@ async function shutdown(): Promise<void> {
   // advice to handshake again: behind a balancer, clients move to another process. (The
   // demo keeps sessions in memory: they end with this process, and clients handshake again.)
   await demo.bayeux.drain();
-  await demo.stop(); // the clock stops; requests still arriving get 503
+  await demo.stop(); // the clock stops; requests still arriving get 503, WebSockets still open close (1001)
   server.closeIdleConnections();
   setTimeout(() => server.closeAllConnections(), 2000).unref();
   await closed;

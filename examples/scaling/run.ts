@@ -1,7 +1,8 @@
 /**
  * A complete scaled-out setup on one machine: N bayeux-server processes (server.ts) on one
  * Redis, behind a small round-robin HTTP balancer — no sticky sessions: each request goes
- * to the next process, and every process can answer any client.
+ * to the next process, and every process can answer any client. WebSocket upgrades are
+ * relayed to the next process as well.
  *
  *   redis-server --port 6379 &            # or any Redis you have
  *   npx tsx examples/scaling/run.ts       # REDIS_URL, PROCESSES (3), PORT (8000) optional
@@ -11,6 +12,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -47,6 +49,35 @@ const balancer = http.createServer((req, res) => {
   });
   req.pipe(up);
 });
+
+// WebSocket upgrades: each goes to the next process over a raw TCP relay (the request as it
+// came, then bytes both ways), and the socket stays with that process. When a drain closes
+// it, the client's next socket comes through here to another process.
+const tunnels = new Set<net.Socket>();
+balancer.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+  const target = ports[next]!;
+  next = (next + 1) % ports.length;
+  const up = net.connect(target, '127.0.0.1');
+  tunnels.add(socket);
+  let connected = false;
+  up.once('connect', () => {
+    connected = true;
+    let request = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) request += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+    up.write(request + '\r\n');
+    if (head.length > 0) up.write(head);
+    socket.pipe(up).pipe(socket);
+  });
+  up.on('error', () => {
+    if (!connected && socket.writable) socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  socket.on('error', () => up.destroy());
+  socket.on('close', () => {
+    tunnels.delete(socket);
+    up.destroy();
+  });
+});
 balancer.listen(port, '127.0.0.1', () => console.log(`balancer on http://127.0.0.1:${port}/cometd -> ${ports.join(', ')}`));
 
 function shutdown(): void {
@@ -58,6 +89,7 @@ function shutdown(): void {
   balancer.close();
   agent.destroy();
   balancer.closeAllConnections();
+  for (const t of tunnels) t.destroy();
 }
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);

@@ -75,6 +75,9 @@ const server = http.createServer((req, res) =>
     res.end('not found');
   }),
 );
+// WebSocket. A socket stays with the process that took it; its session is in Redis, so
+// after a drain closes it (1001) the client's next socket carries on at another process.
+server.on('upgrade', handle.upgrade);
 
 // Take traffic once the engine is connected (so this process hears cluster events from the start).
 await bayeux.ready();
@@ -130,7 +133,8 @@ async function shutdown(): Promise<void> {
   // advice to handshake again: both come back through the balancer to another process.
   const drained = await bayeux.drain({ timeout: 10_000 });
   if (process.send) await new Promise<void>((resolve) => process.send!({ type: 'drained', drained }, () => resolve()));
-  // Requests still arriving on open connections get 503 and are retried elsewhere.
+  // Requests still arriving on open connections get 503 and are retried elsewhere; WebSockets
+  // still open are closed (1001) and their clients reconnect through the balancer.
   await bayeux.close();
   server.closeIdleConnections();
   // A response still being written gets a moment; then whatever is open is cut.

@@ -22,6 +22,12 @@ export function handleConnect(core: Core, message: Message, state: RequestState)
     return failure(message, Errors.connectionTypeUnsupported(type));
   }
   const { options, connects } = core;
+  if (type !== undefined && core.streamedTypes.has(type)) return heartbeat(core, message, state, clientId);
+  // The session's stream is its connection: a connect of another type (Faye sends one or two
+  // long-polling connects before it switches to the stream) is a heartbeat too. Held, it
+  // would take the stream's place; answered as another tab's, it would unmark the stream.
+  const held = connects.get(clientId);
+  if (held !== undefined && held.streaming && streamHeld(core, clientId)) return heartbeat(core, message, state, clientId);
   const asked = message.advice?.timeout;
   const timeout = asked === undefined ? options.timeout : Math.min(asked, options.timeout);
   // A draining server holds nothing: the client's next connect goes to another process.
@@ -81,6 +87,46 @@ function connectBegun(
   const ended = engine.endConnect(clientId, options.interval + options.maxInterval, false);
   const reply = success(message, { advice: core.draining?.connectAdvice ?? core.advice });
   return isPromise(ended) ? ended.then(() => reply) : reply;
+}
+
+/**
+ * A connect beside a stream (EventSource) is a heartbeat: answered at once, asking for the
+ * next one after `timeout`. When this process holds the session's stream, the engine is
+ * left alone (the stream is the held connection); otherwise the connect is an ordinary
+ * poll that takes what is queued.
+ */
+function heartbeat(core: Core, message: Message, state: RequestState, clientId: string): Reply | Promise<Reply> {
+  const { options } = core;
+  const advice = core.draining?.connectAdvice ?? { reconnect: 'retry', interval: options.timeout, timeout: 0 };
+  if (streamHeld(core, clientId)) {
+    state.sessionId = clientId;
+    return success(message, { advice });
+  }
+  return pollOnce(core, message, state, clientId, advice);
+}
+
+function streamHeld(core: Core, clientId: string): boolean {
+  const h = core.connects.get(clientId);
+  return h !== undefined && h.persistent && h.exchange.open;
+}
+
+async function pollOnce(core: Core, message: Message, state: RequestState, clientId: string, advice: Advice): Promise<Reply> {
+  const r = await core.engine.beginConnect(clientId, false);
+  if (r === null) return failure(message, Errors.sessionUnknown());
+  state.sessionId = clientId;
+  if (r.messages !== null) addMail(state, r.messages);
+  // A stream opened meanwhile (Faye opens it as it sends this connect) is the session's
+  // connection now: ending this connect would unmark it in the engine (no wakes, an expiry).
+  // The next heartbeat comes after `timeout`.
+  if (!streamHeld(core, clientId)) await core.engine.endConnect(clientId, core.options.timeout + core.options.maxInterval, false);
+  // If the stream's engine call came before that end, mark the session held again; mail
+  // queued since goes with this reply.
+  while (streamHeld(core, clientId)) {
+    const again = await core.engine.beginConnect(clientId, true);
+    if (again === null || again.held) break;
+    if (again.messages !== null) addMail(state, again.messages);
+  }
+  return success(message, { advice });
 }
 
 /**

@@ -28,8 +28,17 @@ T.waitFor = function (n, ms) {
 };
 `;
 
-/** The CometD JavaScript client (npm `cometd`, ES modules), websocket unregistered. */
-export const COMETD_PAGE = `<!doctype html>
+/** Options of the page builders. */
+export interface PageOptions {
+  /** Keep the client's websocket transport (default false: the HTTP transports only). */
+  websocket?: boolean;
+  /** Faye only: keep the client's eventsource transport (default false). */
+  eventsource?: boolean;
+}
+
+/** The CometD JavaScript client (npm `cometd`, ES modules); websocket unregistered unless asked for. */
+export function cometdPage({ websocket = false }: PageOptions = {}): string {
+  return `<!doctype html>
 <html><head><meta charset="utf-8"><title>cometd</title></head><body>
 <script>${COMMON}</script>
 <script type="module">
@@ -39,7 +48,7 @@ T.metaConnects = [];
 T.handshakes = [];
 T.start = (url, config) => new Promise((resolve, reject) => {
   cometd = new CometD();
-  cometd.unregisterTransport('websocket');
+  ${websocket ? '' : "cometd.unregisterTransport('websocket');"}
   cometd.configure(Object.assign({ url, logLevel: 'warn' }, config || {}));
   cometd.addListener('/meta/handshake', (m) => T.handshakes.push({ successful: m.successful, transport: cometd.getTransport() && cometd.getTransport().type }));
   let done = false;
@@ -67,17 +76,22 @@ T.stop = () => new Promise((resolve) => cometd.disconnect(() => resolve(true)));
 T.ready = true;
 </script>
 </body></html>`;
+}
 
-/** Faye's browser bundle (npm `faye`, client/faye-browser.js); websocket and eventsource disabled. */
-export const FAYE_PAGE = `<!doctype html>
+/** {@link cometdPage} on the HTTP transports, as the long-polling and callback-polling specs use it. */
+export const COMETD_PAGE = cometdPage();
+
+/** Faye's browser bundle (npm `faye`, client/faye-browser.js); websocket and eventsource disabled unless asked for. */
+export function fayePage({ websocket = false, eventsource = false }: PageOptions = {}): string {
+  return `<!doctype html>
 <html><head><meta charset="utf-8"><title>faye</title></head><body>
 <script src="/vendor/faye/faye-browser.js"></script>
 <script>${COMMON}
 var client = null;
 T.start = function (url) {
   client = new Faye.Client(url);
-  client.disable('websocket');
-  client.disable('eventsource');
+  ${websocket ? '' : "client.disable('websocket');"}
+  ${eventsource ? '' : "client.disable('eventsource');"}
   return new Promise(function (resolve) {
     client.connect(function () {
       resolve({ clientId: client._dispatcher.clientId, transport: client._dispatcher.connectionType });
@@ -100,6 +114,10 @@ T.stop = function () { client.disconnect(); return true; };
 T.ready = true;
 </script>
 </body></html>`;
+}
+
+/** {@link fayePage} on the HTTP transports. */
+export const FAYE_PAGE = fayePage();
 
 /**
  * Dojo 1.7.12's own dojox.cometd (npm `dojo` + `dojox`), loaded by the legacy synchronous

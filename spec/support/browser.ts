@@ -181,6 +181,8 @@ export async function startPageServer(options: PageServerOptions = {}): Promise<
   for (const s of servers) {
     // Held polls must outlive Node's own request timers.
     s.requestTimeout = 0;
+    // As the docs tell users; pages that keep their client's websocket transport use it.
+    s.on('upgrade', handle.upgrade);
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   }
   const [a, b] = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`) as [string, string];

@@ -231,41 +231,53 @@ export class RoundRobinRelay {
       const headers: http.OutgoingHttpHeaders = { ...req.headers, 'content-length': String(body.length) };
       delete headers['transfer-encoding'];
       delete headers.connection;
-      const up = http.request(
-        { host: '127.0.0.1', port: this.targets[target], method: req.method, path: req.url, headers, agent: this.agent },
-        (upRes) => {
-          const parts: Buffer[] = [];
-          upRes.on('data', (c: Buffer) => parts.push(c));
-          upRes.on('error', () => res.destroy());
-          upRes.on('end', () => {
-            const body = Buffer.concat(parts);
-            if (this.dropWhen?.(target, body.toString('utf8'))) {
-              this.dropped++;
-              entry.status = -1;
-              res.destroy();
-              return;
-            }
-            entry.status = upRes.statusCode ?? 0;
-            const headers = { ...upRes.headers, 'content-length': String(body.length) };
-            delete headers['transfer-encoding'];
-            res.writeHead(upRes.statusCode ?? 502, headers);
-            res.end(body);
-          });
-        },
-      );
-      up.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ECONNREFUSED') this.dead.add(target);
-        // The process is gone (killed): the client sees a failed request and retries.
-        entry.status = 502;
-        if (!res.headersSent) {
-          res.writeHead(502, { 'Content-Type': 'text/plain' });
-          res.end('bad gateway');
-        } else res.destroy();
-      });
+      let retried = false;
+      const send = (): http.ClientRequest => {
+        const up = http.request(
+          { host: '127.0.0.1', port: this.targets[target], method: req.method, path: req.url, headers, agent: this.agent },
+          (upRes) => {
+            const parts: Buffer[] = [];
+            upRes.on('data', (c: Buffer) => parts.push(c));
+            upRes.on('error', () => res.destroy());
+            upRes.on('end', () => {
+              const body = Buffer.concat(parts);
+              if (this.dropWhen?.(target, body.toString('utf8'))) {
+                this.dropped++;
+                entry.status = -1;
+                res.destroy();
+                return;
+              }
+              entry.status = upRes.statusCode ?? 0;
+              const headers = { ...upRes.headers, 'content-length': String(body.length) };
+              delete headers['transfer-encoding'];
+              res.writeHead(upRes.statusCode ?? 502, headers);
+              res.end(body);
+            });
+          },
+        );
+        up.on('error', (err: NodeJS.ErrnoException) => {
+          // A kept-alive socket the server closed just as it was reused (Node's documented
+          // race): the request never reached the server, so send it once more.
+          if (up.reusedSocket && err.code === 'ECONNRESET' && !retried) {
+            retried = true;
+            current = send();
+            return;
+          }
+          if (err.code === 'ECONNREFUSED') this.dead.add(target);
+          // The process is gone (killed): the client sees a failed request and retries.
+          entry.status = 502;
+          if (!res.headersSent) {
+            res.writeHead(502, { 'Content-Type': 'text/plain' });
+            res.end('bad gateway');
+          } else res.destroy();
+        });
+        up.end(body);
+        return up;
+      };
+      let current = send();
       res.on('close', () => {
-        if (!res.writableFinished) up.destroy();
+        if (!res.writableFinished) current.destroy();
       });
-      up.end(body);
     });
   }
 

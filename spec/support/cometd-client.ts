@@ -17,8 +17,8 @@
  *    process. Each client here gets its own jar, through the adapter's `cookies` hooks:
  *    the jar travels on the transport's `context`, which CometD copies onto each request.
  *
- * Also: `adapt()` installs a WebSocket, so CometD would try WebSocket first; our server
- * offers long-polling only, so each client unregisters the WebSocket transport.
+ * Also: `adapt()` installs a WebSocket (from `ws`), so CometD tries WebSocket first. Specs
+ * about the HTTP transports unregister it; the WebSocket specs keep it.
  */
 import http from 'node:http';
 import { CometD, type Configuration, type Message, type SubscriptionHandle } from 'cometd';
@@ -123,10 +123,11 @@ export class CometDClient {
    */
   readonly wire = new Inbox<Message>();
 
-  constructor(url: string, options: CometDOptions = {}) {
+  /** `transport: 'websocket'` keeps CometD's own first choice; by default the client runs on long-polling. */
+  constructor(url: string, options: CometDOptions = {}, { transport = 'long-polling' }: { transport?: 'websocket' | 'long-polling' } = {}) {
     installCometDAdapter();
     this.cometd = new CometD();
-    this.cometd.unregisterTransport('websocket');
+    if (transport === 'long-polling') this.cometd.unregisterTransport('websocket');
     const lp = this.cometd.findTransport('long-polling') as unknown as { context?: TransportContext };
     lp.context = { cookieJar: this.cookies };
     this.cometd.configure({

@@ -21,7 +21,7 @@ export const MATRIX_CLIENTS = [
 ] as const;
 
 /** The transports (Bayeux connection types) a tag may name, in column order. */
-export const MATRIX_TRANSPORTS = ['long-polling', 'cross-origin-long-polling', 'callback-polling', 'iframe'] as const;
+export const MATRIX_TRANSPORTS = ['long-polling', 'cross-origin-long-polling', 'callback-polling', 'iframe', 'websocket', 'eventsource'] as const;
 
 export type MatrixClient = (typeof MATRIX_CLIENTS)[number]['tag'];
 export type MatrixTransport = (typeof MATRIX_TRANSPORTS)[number];

@@ -5,8 +5,8 @@
  * its client id nor its state; an incoming extension records every successful handshake
  * reply (public API), and `state` reads the client's internal `_state` field.
  *
- * The client probes WebSocket even when the server does not offer it (an upgrade request
- * per handshake); our server offers long-polling only, so each client disables it.
+ * The client probes WebSocket by itself (an upgrade request per handshake). Specs about
+ * the HTTP transports disable it; the WebSocket specs keep it.
  */
 import Faye from 'faye';
 import { Inbox, WAIT_MS, deferred, withTimeout } from './wait.js';
@@ -71,10 +71,14 @@ export class FayeClient {
    */
   readonly wire = new Inbox<FayeMessage>();
 
-  /** `options.retry` (seconds between resends after a failed request) defaults to 0.1. */
-  constructor(url: string, options: Faye.ClientOptions = {}) {
+  /**
+   * `options.retry` (seconds between resends after a failed request) defaults to 0.1.
+   * `transport: 'websocket'` lets Faye upgrade to WebSocket as it would by itself; by
+   * default it is disabled, so the client stays on long-polling.
+   */
+  constructor(url: string, options: Faye.ClientOptions = {}, { transport = 'long-polling' }: { transport?: 'websocket' | 'long-polling' } = {}) {
     this.client = new Faye.Client(url, { retry: 0.1, ...options });
-    this.client.disable('websocket');
+    if (transport === 'long-polling') this.client.disable('websocket');
     this.client.addExtension({
       incoming: (message, callback) => {
         if (message.channel === '/meta/handshake' && message.successful) this.handshakes.push(message);

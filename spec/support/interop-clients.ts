@@ -14,7 +14,7 @@
 import type { Message } from 'cometd';
 import { CometDClient, closeAllCometDClients } from './cometd-client.js';
 import { FayeClient, closeAllFayeClients, type Delivered, type FayeMessage } from './faye-client.js';
-import { Inbox, WAIT_MS } from './wait.js';
+import { Inbox, WAIT_MS, waitUntil } from './wait.js';
 
 export type { Delivered };
 
@@ -101,6 +101,8 @@ export interface InteropClient<Raw = unknown> {
 export interface OpenOptions {
   /** The client will send messages of up to a megabyte. */
   largeMessages?: boolean;
+  /** `websocket` keeps the client's WebSocket transport (off by default: the specs run on long-polling). */
+  transport?: 'websocket' | 'long-polling';
 }
 
 /** A client library: how to open clients of it, and what is true of all of them. */
@@ -305,15 +307,21 @@ class FayeAdapter extends Adapter<FayeClient> implements InteropClient<FayeClien
   }
 }
 
+/** Asked for WebSocket: resolves once the client uses it (Faye switches after its handshake, in the background). */
+async function onTransport<C extends InteropClient>(c: C, transport: OpenOptions['transport']): Promise<C> {
+  if (transport === 'websocket') await waitUntil(() => c.connectionType === 'websocket', 'the client to switch to websocket');
+  return c;
+}
+
 export const COMETD: InteropClientKind<CometDClient> = {
   name: 'CometD',
   publishesInCallOrder: true,
   async open(url, options = {}) {
     // CometD-JS refuses to send a message over 8 KB unless this is raised.
-    const c = new CometDClient(url, options.largeMessages ? { maxSendBayeuxMessageSize: 1024 * 1024 } : {});
+    const c = new CometDClient(url, options.largeMessages ? { maxSendBayeuxMessageSize: 1024 * 1024 } : {}, { transport: options.transport });
     await c.handshake();
     await c.connects.atLeast(1, 'the first /meta/connect reply');
-    return new CometDAdapter(c);
+    return onTransport(new CometDAdapter(c), options.transport);
   },
   closeAll: closeAllCometDClients,
 };
@@ -321,10 +329,10 @@ export const COMETD: InteropClientKind<CometDClient> = {
 export const FAYE: InteropClientKind<FayeClient> = {
   name: 'Faye',
   publishesInCallOrder: false,
-  async open(url) {
-    const c = new FayeClient(url);
+  async open(url, options = {}) {
+    const c = new FayeClient(url, {}, { transport: options.transport });
     await c.connect();
-    return new FayeAdapter(c);
+    return onTransport(new FayeAdapter(c), options.transport);
   },
   closeAll: closeAllFayeClients,
 };

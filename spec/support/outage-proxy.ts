@@ -2,7 +2,9 @@
  * A TCP forwarder on 127.0.0.1 in front of a test server that can simulate a network
  * outage: `cut()` drops every open connection and refuses new ones (they are reset on
  * accept) until `restore()`. Used to keep a client away from the server longer than the
- * session expiry, so the server forgets the session while the client still has it.
+ * session expiry, so the server forgets the session while the client still has it, or to
+ * kill a client's sockets and send its next ones to another process (`restore(port)`).
+ * It forwards bytes, so WebSocket upgrades pass too.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -25,14 +27,16 @@ export class OutageProxy {
   private constructor(
     private readonly server: net.Server,
     readonly port: number,
+    /** Where new connections go. */
+    private target: number,
   ) {}
 
   /** Starts forwarding a fresh port to `targetPort` on 127.0.0.1. */
   static async start(targetPort: number): Promise<OutageProxy> {
     let proxy!: OutageProxy;
-    const server = net.createServer((client) => proxy.accept(client, targetPort));
+    const server = net.createServer((client) => proxy.accept(client));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new OutageProxy(server, (server.address() as AddressInfo).port);
+    proxy = new OutageProxy(server, (server.address() as AddressInfo).port, targetPort);
     proxies.add(proxy);
     return proxy;
   }
@@ -42,13 +46,13 @@ export class OutageProxy {
     return `http://127.0.0.1:${this.port}${path}`;
   }
 
-  private accept(client: net.Socket, targetPort: number): void {
+  private accept(client: net.Socket): void {
     if (this.down) {
       this.refused++;
       client.resetAndDestroy();
       return;
     }
-    const upstream = net.connect(targetPort, '127.0.0.1');
+    const upstream = net.connect(this.target, '127.0.0.1');
     for (const s of [client, upstream]) {
       this.sockets.add(s);
       s.on('error', () => {
@@ -71,8 +75,9 @@ export class OutageProxy {
     for (const s of this.sockets) s.destroy();
   }
 
-  /** Ends the outage. */
-  restore(): void {
+  /** Ends the outage; new connections go to `targetPort` when given. */
+  restore(targetPort = this.target): void {
+    this.target = targetPort;
     this.down = false;
   }
 

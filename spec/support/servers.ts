@@ -15,6 +15,7 @@ import {
   createHandler,
   fastifyPlugin,
   koaMiddleware,
+  type BayeuxHandler,
   type BayeuxServerOptions,
 } from '../../index.js';
 
@@ -37,6 +38,8 @@ export interface RunningServer {
   readonly url: string;
   /** Requests under the mount path that reached Bayeux with a body already parsed by middleware. */
   readonly stats: { preParsedBodies: number };
+  /** The node:http server (Fastify's own for `fastify`), e.g. to add another `upgrade` listener. */
+  readonly httpServer: http.Server;
   /** Closes the Bayeux server, then the HTTP server (idempotent). */
   stop(): Promise<void>;
 }
@@ -63,6 +66,7 @@ export async function startServer(mount: Mount, options: BayeuxServerOptions = {
   const stats = { preParsedBodies: 0 };
   let closeHttp: () => Promise<void>;
   let actualPort: number;
+  let httpServer: http.Server;
 
   if (mount === 'fastify') {
     const app = Fastify();
@@ -70,13 +74,16 @@ export async function startServer(mount: Mount, options: BayeuxServerOptions = {
     app.get(APP_ROUTE, async () => pong);
     await app.listen({ host: '127.0.0.1', port });
     actualPort = (app.server.address() as AddressInfo).port;
+    httpServer = app.server;
     closeHttp = async () => {
       const closing = app.close();
       forceCloseLater(app.server);
       await closing;
     };
   } else {
-    const server = http.createServer(requestListener(mount, bayeux, pong, stats));
+    const { listener, upgrade } = requestListener(mount, bayeux, pong, stats);
+    const server = http.createServer(listener);
+    server.on('upgrade', upgrade);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => {
@@ -85,6 +92,7 @@ export async function startServer(mount: Mount, options: BayeuxServerOptions = {
       });
     });
     actualPort = (server.address() as AddressInfo).port;
+    httpServer = server;
     closeHttp = () => closeHttpServer(server);
   }
 
@@ -97,6 +105,7 @@ export async function startServer(mount: Mount, options: BayeuxServerOptions = {
     origin,
     url: origin + MOUNT_PATH,
     stats,
+    httpServer,
     stop() {
       running.delete(handle);
       stopping ??= (async () => {
@@ -111,8 +120,15 @@ export async function startServer(mount: Mount, options: BayeuxServerOptions = {
 }
 
 type Listener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+type Upgrade = BayeuxHandler['upgrade'];
 
-function requestListener(mount: Exclude<Mount, 'fastify'>, bayeux: BayeuxServer, pong: string, stats: RunningServer['stats']): Listener {
+/** The request listener of a mount, and the `upgrade` listener its docs tell users to add. */
+function requestListener(
+  mount: Exclude<Mount, 'fastify'>,
+  bayeux: BayeuxServer,
+  pong: string,
+  stats: RunningServer['stats'],
+): { listener: Listener; upgrade: Upgrade } {
   switch (mount) {
     case 'express':
     case 'express+parsers': {
@@ -126,24 +142,27 @@ function requestListener(mount: Exclude<Mount, 'fastify'>, bayeux: BayeuxServer,
           next();
         });
       }
-      app.use(MOUNT_PATH, createHandler(bayeux));
+      const cometd = createHandler(bayeux, { path: MOUNT_PATH });
+      app.use(MOUNT_PATH, cometd);
       app.get(APP_ROUTE, (_req, res) => {
         res.type('text/plain').send(pong);
       });
-      return app;
+      return { listener: app, upgrade: cometd.upgrade };
     }
     case 'connect': {
       const app = connect();
-      app.use(MOUNT_PATH, createHandler(bayeux));
+      const cometd = createHandler(bayeux, { path: MOUNT_PATH });
+      app.use(cometd);
       app.use(APP_ROUTE, (_req: http.IncomingMessage, res: http.ServerResponse) => {
         res.setHeader('Content-Type', 'text/plain');
         res.end(pong);
       });
-      return app;
+      return { listener: app, upgrade: cometd.upgrade };
     }
     case 'koa': {
       const app = new Koa();
-      app.use(koaMiddleware(bayeux, { path: MOUNT_PATH }));
+      const cometd = koaMiddleware(bayeux, { path: MOUNT_PATH });
+      app.use(cometd);
       app.use(async (ctx, next) => {
         if (ctx.method === 'GET' && ctx.path === APP_ROUTE) {
           ctx.type = 'text/plain';
@@ -152,11 +171,11 @@ function requestListener(mount: Exclude<Mount, 'fastify'>, bayeux: BayeuxServer,
         }
         await next();
       });
-      return app.callback();
+      return { listener: app.callback(), upgrade: cometd.upgrade };
     }
     case 'node:http': {
       const handle = createHandler(bayeux, { path: MOUNT_PATH });
-      return (req, res) =>
+      const listener: Listener = (req, res) =>
         handle(req, res, () => {
           if (req.method === 'GET' && req.url === APP_ROUTE) {
             res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -166,6 +185,7 @@ function requestListener(mount: Exclude<Mount, 'fastify'>, bayeux: BayeuxServer,
             res.end('not found');
           }
         });
+      return { listener, upgrade: handle.upgrade };
     }
   }
 }

@@ -1,11 +1,11 @@
 // The demo chat page: the CometD JavaScript client (npm `cometd`, served by the demo under
-// /vendor/cometd/) talking to bayeux-server over long-polling.
+// /vendor/cometd/) talking to bayeux-server over WebSocket (long-polling where it cannot).
 import { CometD } from '/vendor/cometd/cometd.js';
 
 const $ = (id) => document.getElementById(id);
+// WebSocket first, as the client registers it; if the socket cannot open (a proxy that
+// drops upgrades), the client falls back to long-polling by itself.
 const cometd = new CometD();
-// The server offers long-polling only; without this the client would try WebSocket first.
-cometd.unregisterTransport('websocket');
 cometd.configure({ url: new URL('/cometd', location.href).href, logLevel: 'warn' });
 
 /** The name we joined with, or null. Kept across re-handshakes so we can join again. */
@@ -85,7 +85,7 @@ cometd.addListener('/meta/handshake', (reply) => {
 
 cometd.addListener('/meta/connect', (reply) => {
   if (cometd.isDisconnected()) return;
-  if (reply.successful) setStatus('connected (long-polling)', true);
+  if (reply.successful) setStatus(`connected (${cometd.getTransport().type})`, true);
   else setStatus('connection lost, retrying…', false);
 });
 
