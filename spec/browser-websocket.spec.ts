@@ -69,7 +69,7 @@ describe('WebSocket in Chromium', function () {
       return suite.start({ handler: { ...handler, transports: [ws, longPolling(), callbackPolling()] } });
     }
 
-    it('same origin: handshakes, subscribes and receives over the socket', async function () {
+    it('same origin: handshakes, subscribes and receives over the socket [matrix CometD|websocket]', async function () {
       const s = await start();
       const arrivals = recordArrivals(s.bayeux);
       const reader = await suite.open(s.origin);
@@ -164,7 +164,7 @@ describe('WebSocket in Chromium', function () {
   describe('the Faye browser client', function () {
     const suite = browserSuite(this, { page: { name: 'faye-ws.html', html: fayePage({ websocket: true }) }, bayeux: { timeout: 5000 } });
 
-    it('handshakes over HTTP, then switches to the socket and receives on it', async function () {
+    it('handshakes over HTTP, then switches to the socket and receives on it [matrix Faye|websocket]', async function () {
       const ws = webSocket();
       const s = await suite.start({ handler: { transports: [ws, longPolling(), callbackPolling()] } });
       const arrivals = recordArrivals(s.bayeux);
