@@ -3,7 +3,8 @@
  * the protocol core (a {@link WsExchange}); frames are processed one at a time, in order,
  * so a client's messages keep their order whatever the engine. The exchange that carries
  * a held `/meta/connect` also streams deliveries (see `Exchange.stream`), unless the peer
- * is not reading: then mail waits in the engine until the socket's buffer drains.
+ * is not reading: then mail waits in the engine, and the peer's next frames wait too (each
+ * request may write), until the socket's buffer drains.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import createDebug from 'debug';
