@@ -171,11 +171,6 @@ export class WsConnection implements RequestContext {
     if (this.ws.readyState <= 1) this.ws.close(code, reason.length > 120 ? reason.slice(0, 120) : reason);
   }
 
-  /** Drops the connection without a closing handshake. */
-  terminate(): void {
-    this.ws.terminate();
-  }
-
   /** Called by the transport's ping timer. */
   ping(): void {
     if (!this.alive) {

@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { BayeuxServer } from '../lib/server.js';
 import { checkOptions, milliseconds } from './check-options.js';
@@ -21,7 +21,7 @@ import { WsConnection, type WsConnectionHost } from './websocket-connection.js';
 
 const debug = createDebug('bayeux:transport:websocket');
 
-/** How long sockets get to complete their closing handshake when the server closes. */
+/** How long a socket gets to complete its closing handshake once we sent our close frame. */
 const CLOSE_GRACE_MS = 2000;
 
 /** Options for {@link webSocket}. */
@@ -132,12 +132,16 @@ class WebSocketTransportImpl implements WebSocketTransport, WsConnectionHost {
   private wsServerFor(server: BayeuxServer): WebSocketServer {
     let wss = this.servers.get(server);
     if (wss === undefined) {
-      wss = new WebSocketServer({
+      // ws 8.23 takes closeTimeout; @types/ws does not list it yet.
+      const options: ServerOptions & { closeTimeout: number } = {
         noServer: true,
         clientTracking: false,
         maxPayload: this.options.maxFrameBytes ?? server.options.maxBodyBytes,
         perMessageDeflate: this.options.perMessageDeflate,
-      });
+        // A peer that never answers our close frame is cut after this (ws waits 30 s by default).
+        closeTimeout: CLOSE_GRACE_MS,
+      };
+      wss = new WebSocketServer(options);
       this.servers.set(server, wss);
       server.once('close', () => this.serverClosed(server));
     }
@@ -168,11 +172,8 @@ class WebSocketTransportImpl implements WebSocketTransport, WsConnectionHost {
 
   private serverClosed(server: BayeuxServer): void {
     debug('server closed: closing its sockets');
+    // A peer that never answers is cut after CLOSE_GRACE_MS (ws's closeTimeout).
     for (const c of this.sockets) if (c.server === server) c.close(1001, 'server closed');
-    // A peer that never answers the close would hold its socket (and the HTTP server's close) for ws's 30 s.
-    setTimeout(() => {
-      for (const c of this.sockets) if (c.server === server) c.terminate();
-    }, CLOSE_GRACE_MS).unref();
     this.servers.get(server)?.close();
     this.servers.delete(server);
   }
