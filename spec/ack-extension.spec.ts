@@ -5,16 +5,16 @@
  * order; without it, the same run loses messages — so the extension is what saves them.
  */
 import { expect } from 'chai';
-import { AckExtension, type Message } from 'cometd';
+import { AckExtension } from 'cometd';
 import { ackExtension } from '../index.js';
 import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
 import { DroppingRelay } from './support/dropping-relay.js';
 import { RawServer } from './support/raw-client.js';
 import { startServer, stopAllServers, type RunningServer } from './support/servers.js';
+import { ACK_TOTAL, receiveBursts } from './support/ack-bursts.js';
 import { waitUntil } from './support/wait.js';
 
-const TOTAL = 1000;
-const BURST = 10;
+const TOTAL = ACK_TOTAL;
 
 function isConnectWithMail(requestBody: string, responseBody: string): boolean {
   if (!requestBody.includes('"/meta/connect"')) return false;
@@ -30,28 +30,8 @@ function isConnectWithMail(requestBody: string, responseBody: string): boolean {
 async function run(server: RunningServer, relay: DroppingRelay, withAck: boolean): Promise<number[]> {
   const client = new CometDClient(relay.url(), { maxNetworkDelay: 2000 });
   if (withAck) client.cometd.registerExtension('ack', new AckExtension());
-  const received: number[] = [];
   await client.handshake();
-  await client.subscribe('/ack/test', (m: Message) => received.push(m.data as number));
-  for (let i = 0; i < TOTAL; i += BURST) {
-    for (let j = i; j < i + BURST; j++) await server.bayeux.publish('/ack/test', j);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  // Wait until everything that can arrive has: the last message, or a quiet second.
-  let last = -1;
-  let quietSince = Date.now();
-  await waitUntil(
-    () => {
-      if (received.length !== last) {
-        last = received.length;
-        quietSince = Date.now();
-      }
-      return received.includes(TOTAL - 1) || Date.now() - quietSince > 1500;
-    },
-    'the deliveries to settle',
-    20_000,
-    20,
-  );
+  const received = await receiveBursts(server.bayeux, client, 20_000);
   await client.close();
   return received;
 }

@@ -16,6 +16,7 @@ import { expect } from 'chai';
 import { AckExtension, type Message } from 'cometd';
 import { ackExtension, type ServerSession } from '../index.js';
 import { redisEngine } from '../redis.js';
+import { ACK_TOTAL, receiveBursts } from './support/ack-bursts.js';
 import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
 import { COMETD, FAYE, type Delivered, type InteropClient, type InteropClientKind } from './support/interop-clients.js';
 import { RedisServer, stopAllRedisServers } from './support/redis-server.js';
@@ -189,8 +190,7 @@ function carriesMail(frame: string): boolean {
 
 describe('websocket: CometD AckExtension through a relay that loses frames', function () {
   this.timeout(60_000);
-  const TOTAL = 1000;
-  const BURST = 10;
+  const TOTAL = ACK_TOTAL;
 
   afterEach(async function () {
     await closeAllCometDClients();
@@ -213,29 +213,9 @@ describe('websocket: CometD AckExtension through a relay that loses frames', fun
     });
     const client = new CometDClient(relay.url(), { maxNetworkDelay: 2000 }, { transport: 'websocket' });
     if (withAck) client.cometd.registerExtension('ack', new AckExtension());
-    const received: number[] = [];
     await client.handshake();
     expect((client.cometd.getTransport() as unknown as { type: string }).type).to.equal('websocket');
-    await client.subscribe('/ack/test', (m: Message) => received.push(m.data as number));
-    for (let i = 0; i < TOTAL; i += BURST) {
-      for (let j = i; j < i + BURST; j++) await server.bayeux.publish('/ack/test', j);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    // Everything that can arrive has: the last message, or a quiet second and a half.
-    let last = -1;
-    let quietSince = Date.now();
-    await waitUntil(
-      () => {
-        if (received.length !== last) {
-          last = received.length;
-          quietSince = Date.now();
-        }
-        return received.includes(TOTAL - 1) || Date.now() - quietSince > 1500;
-      },
-      'the deliveries to settle',
-      30_000,
-      20,
-    );
+    const received = await receiveBursts(server.bayeux, client, 30_000);
     expect((client.cometd.getTransport() as unknown as { type: string }).type, 'still on websocket').to.equal('websocket');
     await client.close();
     return { received, relay, frames };
