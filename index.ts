@@ -10,6 +10,7 @@
  */
 export { BayeuxServer, type ConnectionTypeRegistration, type EngineStatus } from './lib/server.js';
 export type { BayeuxServerEvents } from './lib/events.js';
+export { ServerStats, type CountsByTransport } from './lib/server-stats.js';
 export type { BayeuxServerOptions, DrainOptions } from './lib/options.js';
 export { ServerChannel, type MessageListener, type PublishOptions } from './lib/server-channel.js';
 export { ServerSession, type DeliverFields, type Extension, type ExtensionContext, type OutgoingMessage } from './lib/server-session.js';
@@ -32,5 +33,7 @@ export { eventSource, type EventSourceOptions, type EventSourceTransport } from 
 export type { CorsOptions } from './transports/cors.js';
 export type { BrowserCookieOptions } from './transports/browser-cookie.js';
 export { koaMiddleware, fastifyPlugin, attachToServer, type KoaBayeuxMiddleware } from './transports/adapters.js';
+export { publishEndpoint, type PublishEndpoint, type PublishEndpointOptions, type PublishResult } from './transports/publish-endpoint.js';
+export type { PublishMessage } from './transports/publish-messages.js';
 export { ackExtension } from './extensions/ack.js';
 export { timesyncExtension } from './extensions/timesync.js';

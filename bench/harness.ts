@@ -85,7 +85,7 @@ export function buildChildren(): void {
   if (built) return;
   // The library (what tsconfig.build.json compiles: the entry files and their directories)
   // and the bench's child code.
-  const entries = ['index.ts', 'redis.ts', 'engine.ts'].map((f) => path.join(ROOT, f));
+  const entries = ['index.ts', 'redis.ts', 'engine.ts', 'metrics.ts'].map((f) => path.join(ROOT, f));
   const dirs = ['lib', 'transports', 'extensions', 'bench/targets', 'bench/gen', 'bench/shared'];
   const files = entries.concat(dirs.filter((d) => fs.existsSync(path.join(ROOT, d))).flatMap(sources));
   for (const file of files) {

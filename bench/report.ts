@@ -52,6 +52,7 @@ const TARGET_LABEL: Record<TargetName, string> = {
   limit: 'bare node:http (limit)',
   'bayeux-redis': 'bayeux-server, Redis engine',
   'bare-ws': 'bare ws (limit)',
+  'bayeux-metrics': 'bayeux-server, metrics on',
 };
 
 export interface Table {

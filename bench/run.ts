@@ -9,6 +9,7 @@
  *   scale100k                         100,000 idle sessions over six processes on one Redis
  *   websocket                         bayeux-server over WebSocket against Faye over WebSocket,
  *                                     a bare ws server and itself over long-polling (idle, fanout)
+ *   metrics                           fan-out with Prometheus metrics off and on (their CPU cost)
  *   profile-top <file.cpuprofile>…    self-time summary of CPU profiles (see --profile)
  *   heap-diff <base> <held> <n>       per-session heap by constructor (see idle --heap-snapshots)
  *
@@ -42,6 +43,7 @@ import { publishScenario } from './scenarios/publish.js';
 import { redisCompare } from './redis.js';
 import { runScenario, SCENARIOS, type ScenarioOutcome } from './run-scenario.js';
 import { loadScale, printScale, saveScale, scale100k, writeScaleDoc } from './scale.js';
+import { metricsCompare } from './metrics.js';
 import { websocketCompare } from './websocket.js';
 import type { TargetName } from './shared/protocol.js';
 
@@ -150,7 +152,7 @@ async function compare(cfg: BenchConfig): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(
-      'usage: npm run bench -- <idle|fanout|publish|churn|compare|redis|scale100k|websocket> [--quick] [flags]\n' +
+      'usage: npm run bench -- <idle|fanout|publish|churn|compare|redis|scale100k|websocket|metrics> [--quick] [flags]\n' +
         '       npm run bench -- profile-top <file.cpuprofile>... [--top N]\n' +
         '       npm run bench -- heap-diff <base.heapsnapshot> <held.heapsnapshot> <sessions>\n\nflags (also as BENCH_<NAME> variables):\n' +
         describeFlags() +
@@ -175,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const name = argv[0]!;
-  if (name === 'redis' || name === 'scale100k' || name === 'websocket') {
+  if (name === 'redis' || name === 'scale100k' || name === 'websocket' || name === 'metrics') {
     const quick = argv.includes('--quick') || process.env.BENCH_QUICK === '1';
     const { config } = parseArgs(argv.slice(1), process.env, name === 'websocket' && quick ? WS_QUICK : {});
     // A quick run does not overwrite the measured tables unless --doc is given.
@@ -183,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`machine: ${machine()}\n`);
     if (name === 'redis') return (await redisCompare(config)) > 0 ? 2 : 0;
     if (name === 'websocket') return (await websocketCompare(config)) > 0 ? 2 : 0;
+    if (name === 'metrics') return (await metricsCompare(config)) > 0 ? 2 : 0;
     // `--scenarios none`: no run, only the tables rebuilt from the last saved results.
     const r = config.scenarios === 'none' ? loadScale() : await scale100k(config);
     if (config.scenarios !== 'none') saveScale(r);

@@ -16,6 +16,7 @@ import type { Advice } from './message.js';
 import type { ResolvedOptions } from './options.js';
 import type { AuthorizationHost } from './security.js';
 import type { ListenerHost, ServerChannel } from './server-channel.js';
+import type { ServerStats } from './server-stats.js';
 import type { SessionHost } from './server-session.js';
 
 /** @internal */
@@ -32,6 +33,8 @@ export interface Core
   readonly extensions: ExtensionPipeline;
   /** The `advice` of successful connect and handshake replies. */
   readonly advice: Advice;
+  /** Running counts (handshakes, publishes, deliveries, …) the core bumps as it works. */
+  readonly stats: ServerStats;
   /** The abuse limits on handshakes (`maxSessionsPerAddress`, …); consulted by handshakes only. */
   readonly limits: AbuseLimits;
   /** Set while the server drains (`BayeuxServer.drain`): connects are not held, handshakes refused. */

@@ -13,6 +13,7 @@ import { isPromise, type Engine } from './engines/engine.js';
 import type { Exchange } from './exchange.js';
 import type { Message } from './message.js';
 import { HoldTimer, type Timed, type TimedList } from './hold-timer.js';
+import type { ServerStats } from './server-stats.js';
 
 const debug = createDebug('bayeux:held-connects');
 
@@ -83,6 +84,8 @@ export interface HeldConnectsConfig {
   readonly composeStream: StreamComposer;
   /** Reports engine failures (logged by the server). */
   readonly onError: (err: unknown) => void;
+  /** Where mail handed to a connection is counted (by connection type). */
+  readonly stats: ServerStats;
 }
 
 /** Registry of held connects for this process. */
@@ -112,6 +115,16 @@ export class HeldConnects {
   /** Number of connects held right now. */
   get size(): number {
     return this.holds.size;
+  }
+
+  /** Connects held right now, by connection type (read on demand: metrics, the monitor). */
+  countByType(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const h of this.holds.values()) {
+      const t = h.exchange.connectionType;
+      out[t] = (out[t] ?? 0) + 1;
+    }
+    return out;
   }
 
   /** The hold for a session, if this process has one. */
@@ -192,6 +205,7 @@ export class HeldConnects {
   private deliverTaken(h: HeldConnect, messages: string[] | null, ended: boolean): void {
     if (messages === null || messages.length === 0) return;
     if (h.persistent && !h.streaming) {
+      this.config.stats.countDelivered(h.exchange.connectionType, messages.length);
       h.exchange.send(messages);
       return;
     }
@@ -207,21 +221,28 @@ export class HeldConnects {
 
   /** Writes mail on a streaming exchange, in the order it was taken. */
   private stream(h: HeldConnect, messages: string[]): void {
+    // Counted as taken, before outgoing extensions see them (they may drop some).
+    const n = messages.length;
     if (h.streamed === null) {
       const parts = this.config.composeStream(h, messages);
-      if (!isPromise(parts)) return h.exchange.stream!(parts);
-      h.streamed = parts.then((p) => this.streamPrepared(h, p), this.config.onError);
+      if (!isPromise(parts)) {
+        this.config.stats.countDelivered(h.exchange.connectionType, n);
+        return h.exchange.stream!(parts);
+      }
+      h.streamed = parts.then((p) => this.streamPrepared(h, p, n), this.config.onError);
       return;
     }
     const prev: Promise<void> = h.streamed;
     h.streamed = prev.then(() => {
       const parts = this.config.composeStream(h, messages);
-      return isPromise(parts) ? parts.then((p) => this.streamPrepared(h, p)) : this.streamPrepared(h, parts);
+      return isPromise(parts) ? parts.then((p) => this.streamPrepared(h, p, n)) : this.streamPrepared(h, parts, n);
     }).catch(this.config.onError);
   }
 
-  private streamPrepared(h: HeldConnect, parts: string[]): void {
-    if (h.exchange.open) h.exchange.stream!(parts);
+  private streamPrepared(h: HeldConnect, parts: string[], n: number): void {
+    if (!h.exchange.open) return;
+    this.config.stats.countDelivered(h.exchange.connectionType, n);
+    h.exchange.stream!(parts);
   }
 
   /**
@@ -266,6 +287,8 @@ export class HeldConnects {
       if (messages.length > 0) this.settle(this.config.engine.requeue(h.clientId, messages));
       return;
     }
+    // Counted before compose, which appends the connect reply to the same array.
+    if (messages.length > 0) this.config.stats.countDelivered(h.exchange.connectionType, messages.length);
     return this.send(h, this.config.compose(h, messages, advice, before));
   }
 

@@ -92,7 +92,10 @@ export class LocalClient extends EventEmitter<LocalClientEvents> {
     for (;;) {
       const r = await core.engine.beginConnect(client.id, true);
       if (r === null) throw codedError('ERR_BAYEUX_REQUEST_FAILED', 'the in-process session vanished while connecting');
-      if (r.messages) for (const m of r.messages) client.dispatch(JSON.parse(m) as Delivery);
+      if (r.messages) {
+        core.stats.countDelivered('in-process', r.messages.length);
+        for (const m of r.messages) client.dispatch(JSON.parse(m) as Delivery);
+      }
       if (r.held) break;
     }
     core.connects.hold(new HeldConnect(client.id, undefined, client.tunnel, true), 0);

@@ -98,7 +98,13 @@ export interface BayeuxServerOptions {
   clientAddress?: (request: RequestContext) => string | undefined;
 }
 
-const schema = z.strictObject({
+/**
+ * The shape, rules and defaults of {@link BayeuxServerOptions}: the CLI (cli/config.ts) builds
+ * its own options from these fields, so ranges and defaults are written once.
+ *
+ * @internal
+ */
+export const serverOptionsSchema = z.strictObject({
   timeout: z.number().int().min(0).max(10 * 60_000).default(30_000),
   interval: z.number().int().min(0).max(10 * 60_000).default(0),
   maxInterval: z.number().int().min(1).max(24 * 3600_000).default(10_000),
@@ -162,7 +168,7 @@ export type ResolvedOptions = Required<Omit<BayeuxServerOptions, 'engine' | 'pol
 
 /** Applies defaults and validates; throws a readable error on a bad option. */
 export function resolveOptions(options: BayeuxServerOptions = {}): ResolvedOptions {
-  const r = schema.safeParse(options);
+  const r = serverOptionsSchema.safeParse(options);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `option ${issue.path.join('.') || '(root)'}: ${issue.message}`);

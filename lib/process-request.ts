@@ -58,7 +58,9 @@ export function processRequest(
   const problem = structuralProblem(messages, core.options.maxBatchMessages);
   if (problem !== null) return exchange.fail(400, problem);
 
-  const state: RequestState = { exchange, size: messages.length, mail: null, sessionId: null };
+  // The clock is read only while metrics time requests (one check per batch).
+  const started = core.stats.observer === null ? 0 : performance.now();
+  const state: RequestState = { exchange, size: messages.length, mail: null, sessionId: null, started };
   // Only when the whole body is over the limit can one message be; measure them then.
   const measure = bodyBytes > core.options.maxMessageBytes;
   return processFrom(core, messages, 0, state, measure, []);
@@ -139,10 +141,27 @@ function write(core: Core, state: RequestState, replies: string[]): void | Promi
     }
     return;
   }
-  if (mail === null) return exchange.send(replies);
+  if (mail === null) {
+    exchange.send(replies);
+    return answered(core, state);
+  }
+  // Mail taken by a connect or riding along: counted as taken, before outgoing extensions.
+  core.stats.countDelivered(exchange.connectionType, mail.length);
   const prepared = sessionId === null ? mail : core.extensions.prepareMail(sessionId, mail);
-  if (isPromise(prepared)) return prepared.then((m) => exchange.send(m.concat(replies)));
+  if (isPromise(prepared)) {
+    return prepared.then((m) => {
+      exchange.send(m.concat(replies));
+      answered(core, state);
+    });
+  }
   exchange.send(prepared.concat(replies));
+  answered(core, state);
+}
+
+/** The batch's response is written: tell the metrics how long it took, when they time requests. */
+function answered(core: Core, state: RequestState): void {
+  if (state.started === 0) return;
+  core.stats.observer?.request(state.exchange.connectionType, (performance.now() - state.started) / 1000);
 }
 
 /** Returned by {@link processOne} when an outgoing extension dropped the reply. */

@@ -35,6 +35,7 @@ import { processRequest } from './process-request.js';
 import type { SecurityPolicy } from './security.js';
 import { ServerChannel, type PublishOptions } from './server-channel.js';
 import { ServerSession, type Extension } from './server-session.js';
+import { ServerStats, type CountsByTransport } from './server-stats.js';
 
 const debug = createDebug('bayeux:server');
 
@@ -68,6 +69,11 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   readonly limits: AbuseLimits;
   /** @internal */ readonly connects: HeldConnects;
   /** @internal */ readonly channels = new Map<string, ServerChannel>();
+  /**
+   * Running counts of what this process did (handshakes, publishes, deliveries by transport,
+   * …) since the server was created: what metrics and the monitor read.
+   */
+  readonly stats = new ServerStats();
   /** @internal Server-wide and per-session extensions. */
   readonly extensions: ExtensionPipeline;
   /** @internal Serialized `advice` of successful connect and handshake replies. */
@@ -106,12 +112,16 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
       compose: (h, mail, advice, before) => this.composeConnectResponse(h, mail, advice, before),
       composeStream: (h, mail) => (this.extensions.seesOutgoing(h.clientId) ? this.extensions.prepareMail(h.clientId, mail) : mail),
       onError: (err) => this.reportError(err),
+      stats: this.stats,
     });
     const opened = this.engine.open(
       {
         wake: (clientId) => this.connects.wake(clientId),
         sessionRemoved: (clientId, reason) => this.sessionGone(clientId, reason),
-        queueOverflow: (clientId, dropped) => this.emit('queueOverflow', clientId, dropped),
+        queueOverflow: (clientId, dropped) => {
+          this.stats.dropped += dropped;
+          this.emit('queueOverflow', clientId, dropped);
+        },
         clusterEvent: (event) => this.clusterEvent(event),
         health: (status, cause) => this.engineHealth(status, cause),
       },
@@ -168,6 +178,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
           await this.engine.endConnect(clientId, this.options.interval + this.options.maxInterval, false);
           return true;
         }
+        this.stats.countDelivered(exchange.connectionType, r.messages.length);
         exchange.stream(parts);
       }
       // The first connect after a handshake is never held: ask again.
@@ -215,9 +226,14 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
     if (data === undefined) throw codedTypeError('ERR_BAYEUX_INVALID_ARGUMENT', 'publish needs data (use null for none)');
     // An engine still connecting (Redis at start-up) is waited for, as requests wait for it.
     if (this.opening) await this.opening;
+    // The clock is read only while metrics time publishes.
+    const started = this.stats.observer === null ? 0 : performance.now();
     const payload = await this.extensions.outgoingDelivery(options.ext ? { channel, data, ext: options.ext } : { channel, data }, null);
     if (payload === null) return 0;
     const n = await this.engine.publish(channel, payload, options.exclude);
+    this.stats.publishedByServer++;
+    this.stats.queued += n;
+    if (started !== 0) this.stats.observer?.publish((performance.now() - started) / 1000);
     if (logPublish.enabled) logPublish('app code published on %s to %d sessions', channel, n);
     if (this.listenerCount('publish') > 0) this.emit('publish', null, channel, data);
     return n;
@@ -313,6 +329,11 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   /** A handle on a session by id (it may not exist; see {@link ServerSession.exists}). */
   session(clientId: string): ServerSession {
     return new ServerSession(this, clientId);
+  }
+
+  /** `/meta/connect`s this process holds right now, by connection type. */
+  heldConnects(): CountsByTransport {
+    return this.connects.countByType();
   }
 
   /** Number of live sessions in the engine. */
@@ -439,6 +460,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   sessionGone(clientId: string, reason: SessionRemovedReason, notice?: string): void {
     this.extensions.forgetSession(clientId);
     this.limits.removed(clientId);
+    this.stats.removed[reason]++;
     const h = this.connects.get(clientId);
     if (h) this.connects.supersede(h, NONE_ADVICE_JSON, notice);
     logSession('%s removed (%s)', clientId, reason);

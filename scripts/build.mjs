@@ -1,9 +1,10 @@
 // Builds the package into dist/: an ES module build (dist/esm) and a CommonJS build
 // (dist/cjs), each with declaration files, from the same sources and tsconfig.build.json,
-// and dist/iframe-transport.js (the browser side of iframe streaming).
+// and dist/iframe-transport.js (the browser side of iframe streaming). The standalone
+// server's CLI (cli/, the `bayeux-server` bin) is ESM only: it goes into dist/esm alone.
 // Usage: node scripts/build.mjs
 import { spawn } from 'node:child_process';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,13 +14,27 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const dist = join(root, 'dist');
 
 const builds = [
-  { name: 'esm', type: 'module', flags: [] },
+  { name: 'esm', type: 'module', flags: [], alsoInclude: ['cli'] },
   // NodeNext would emit ESM here (the package is "type": "module"), so CommonJS is asked for explicitly.
   { name: 'cjs', type: 'commonjs', flags: ['--module', 'commonjs', '--moduleResolution', 'node10'] },
 ];
 
-function compile(build, outDir) {
-  const args = [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', outDir, ...build.flags];
+/**
+ * The tsconfig of a build that compiles more than tsconfig.build.json includes: written next
+ * to its output, extending it, so that its include list is read from there and never drifts.
+ */
+async function projectOf(build, dir) {
+  const base = join(root, 'tsconfig.build.json');
+  if (!build.alsoInclude) return base;
+  const { include } = JSON.parse(await readFile(base, 'utf8'));
+  const project = join(dir, `tsconfig.${build.name}.json`);
+  await mkdir(dir, { recursive: true });
+  await writeFile(project, JSON.stringify({ extends: base, include: [...include, ...build.alsoInclude].map((p) => join(root, p)) }));
+  return project;
+}
+
+async function compile(build, outDir) {
+  const args = [tsc, '-p', await projectOf(build, `${outDir}.project`), '--outDir', outDir, ...build.flags];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
     child.on('error', reject);
@@ -67,6 +82,8 @@ try {
     await writeFile(join(staging, build.name, 'package.json'), JSON.stringify({ type: build.type }) + '\n');
     await swapIn(join(staging, build.name), join(dist, build.name));
   }
+  // The bin (tsc keeps its #! line, not its mode).
+  await chmod(join(dist, 'esm/cli/main.js'), 0o755);
   // The browser side of iframe streaming as a file of its own (the handler also serves it
   // at <mount>/iframe-transport.js), for pages that host or bundle it themselves.
   const { IFRAME_CLIENT_SCRIPT } = await import(pathToFileURL(join(dist, 'esm/transports/iframe-client.js')).href);

@@ -213,6 +213,9 @@ try { createRequire(import.meta.url)('bayeux-server/redis'); } catch (err) { req
 console.log(JSON.stringify({ imported, required }));
 `;
 
+/** How loading `bayeux-server/metrics` fails by import and by require (in an app without prom-client). */
+const METRICS_WITHOUT_PROM_CLIENT_PROGRAM = REDIS_WITHOUT_IOREDIS_PROGRAM.replaceAll('bayeux-server/redis', 'bayeux-server/metrics');
+
 /**
  * A strict consumer of the main entry point, by type. Fails to compile if any of the
  * `@ts-expect-error` lines compiles: a wrong call, and each removed export.
@@ -333,6 +336,21 @@ export const server = new BayeuxServer({ engine: redisEngine(options) });
 export const wrong: RedisEngineOptions = { url: 6379 };
 `;
 
+/** A consumer of \`bayeux-server/metrics\`, with the app's own prom-client registry. */
+const METRICS_CONSUMER = `import * as http from 'node:http';
+import { Registry } from 'prom-client';
+import { BayeuxServer } from 'bayeux-server';
+import { createMetrics, type BayeuxMetrics, type MetricsOptions } from 'bayeux-server/metrics';
+
+const options: MetricsOptions = { registry: new Registry(), prefix: 'chat_', collectDefaultMetrics: true, requestBuckets: [0.01, 0.1, 1] };
+export const metrics: BayeuxMetrics = createMetrics(new BayeuxServer(), options);
+http.createServer((req, res) => metrics.handler(req, res));
+export const text: Promise<string> = metrics.registry.metrics();
+metrics.close();
+// @ts-expect-error the prefix is a string
+export const wrong: MetricsOptions = { prefix: 1 };
+`;
+
 // ---------------------------------------------------------------------------------------
 
 describe('packaging (npm pack tarball, installed into fresh apps)', function () {
@@ -340,7 +358,7 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
   let tarballEntries: string[] = [];
   /** An app with bayeux-server and its dependencies, without ioredis. */
   let plainApp = '';
-  /** An app with bayeux-server and ioredis. */
+  /** An app with bayeux-server, ioredis and prom-client (the optional peer dependencies). */
   let redisApp = '';
   const installed = (app: string, path = '') => join(app, 'node_modules/bayeux-server', path);
 
@@ -355,7 +373,7 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
     [plainApp, redisApp] = await Promise.all([
       installApp(join(work, 'plain-app'), [tarball]),
       // Unpinned, as a user would: whatever version of the peer range npm picks (cache first).
-      installApp(join(work, 'redis-app'), [tarball, 'ioredis']),
+      installApp(join(work, 'redis-app'), [tarball, 'ioredis', 'prom-client']),
     ]);
   });
 
@@ -377,8 +395,9 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
   });
 
   describe('in an app without ioredis', function () {
-    it('installs without ioredis (it is an optional peer dependency)', async function () {
+    it('installs without ioredis and prom-client (optional peer dependencies)', async function () {
       expect(existsSync(join(plainApp, 'node_modules/ioredis')), 'node_modules/ioredis').to.equal(false);
+      expect(existsSync(join(plainApp, 'node_modules/prom-client')), 'node_modules/prom-client').to.equal(false);
       expect(existsSync(installed(plainApp, 'package.json')), 'node_modules/bayeux-server').to.equal(true);
     });
 
@@ -411,6 +430,14 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
       expect(imported.message).to.include("'ioredis'");
       expect(required).to.include({ code: 'MODULE_NOT_FOUND' });
       expect(required.message).to.include("'ioredis'");
+    });
+
+    it("fails to load 'bayeux-server/metrics', naming the missing prom-client", async function () {
+      const { imported, required } = await nodeJson(plainApp, 'metrics-missing.mjs', METRICS_WITHOUT_PROM_CLIENT_PROGRAM);
+      expect(imported).to.include({ code: 'ERR_MODULE_NOT_FOUND' });
+      expect(imported.message).to.include("'prom-client'");
+      expect(required).to.include({ code: 'MODULE_NOT_FOUND' });
+      expect(required.message).to.include("'prom-client'");
     });
   });
 
@@ -454,6 +481,21 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
       expect(redis.cjs).to.include({ redisEngine: 'function' });
     });
 
+    it("import and require of 'bayeux-server' load no prom-client module (while 'bayeux-server/metrics' does)", async function () {
+      const promClientFiles = (paths: string[]) => paths.filter((path) => path.includes('/node_modules/prom-client/'));
+      expect(promClientFiles(await resolvedWhileImporting('bayeux-server'))).to.deep.equal([]);
+      expect(promClientFiles(await requireCacheAfter('bayeux-server'))).to.deep.equal([]);
+      expect(promClientFiles(await resolvedWhileImporting('bayeux-server/metrics'))).to.not.deep.equal([]);
+    });
+
+    it("resolves 'bayeux-server/metrics' to dist/esm/metrics.js and dist/cjs/metrics.js, exporting createMetrics", async function () {
+      const metrics = await subpath('metrics');
+      expect(metrics.importPath).to.equal(installed(redisApp, 'dist/esm/metrics.js'));
+      expect(metrics.requirePath).to.equal(installed(redisApp, 'dist/cjs/metrics.js'));
+      expect(metrics.esm).to.deep.equal({ createMetrics: 'function' });
+      expect(metrics.cjs).to.include({ createMetrics: 'function' });
+    });
+
     it("resolves 'bayeux-server/engine' to dist/esm/engine.js and dist/cjs/engine.js, sharing the main entry's error class", async function () {
       const engine = await subpath('engine');
       expect(engine.importPath).to.equal(installed(redisApp, 'dist/esm/engine.js'));
@@ -491,9 +533,11 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
       );
       redis = started(
         typeCheck(redisApp, 'tsconfig.redis.json', {
-          'tsconfig.redis.json': tsconfig({ module: 'node16', moduleResolution: 'node16' }, ['redis.mts', 'redis.cts']),
+          'tsconfig.redis.json': tsconfig({ module: 'node16', moduleResolution: 'node16' }, ['redis.mts', 'redis.cts', 'metrics.mts', 'metrics.cts']),
           'redis.mts': REDIS_CONSUMER,
           'redis.cts': REDIS_CONSUMER,
+          'metrics.mts': METRICS_CONSUMER,
+          'metrics.cts': METRICS_CONSUMER,
         }),
       );
     });
@@ -508,7 +552,7 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
       expect(code, stdout).to.equal(0);
     });
 
-    it("type-check a strict consumer of 'bayeux-server/redis'; the only errors are in ioredis's own declarations", async function () {
+    it("type-check strict consumers of 'bayeux-server/redis' and 'bayeux-server/metrics'; the only errors are in ioredis's own declarations", async function () {
       // skipLibCheck is false here too, but errors inside node_modules/ioredis/ are allowed:
       // ioredis 6.1.0's own declarations fail there (built/errors/MaxRetriesPerRequestError.d.ts
       // and WatchError.d.ts import 'redis-errors', which ships no types: TS7016), while 6.0.0's
@@ -523,7 +567,7 @@ describe('packaging (npm pack tarball, installed into fresh apps)', function () 
 
     it('never mention @internal (stripInternal removed those declarations)', async function () {
       const declarations = filesUnder(installed(plainApp)).filter((file) => file.endsWith('.d.ts'));
-      expect(declarations).to.include.members(['dist/esm/index.d.ts', 'dist/cjs/index.d.ts', 'dist/esm/redis.d.ts', 'dist/esm/engine.d.ts']);
+      expect(declarations).to.include.members(['dist/esm/index.d.ts', 'dist/cjs/index.d.ts', 'dist/esm/redis.d.ts', 'dist/esm/engine.d.ts', 'dist/esm/metrics.d.ts']);
       const mentioning = [];
       for (const file of declarations) {
         if ((await readFile(installed(plainApp, file), 'utf8')).includes('@internal')) mentioning.push(file);

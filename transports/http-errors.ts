@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import createDebug from 'debug';
-import { bodyUnread, endAfterDrain } from './linger.js';
+import { answerLingering } from './linger.js';
 
 const debug = createDebug('bayeux:transport:http');
 
@@ -38,13 +38,5 @@ export function writeHttpError(res: ServerResponse, status: number, message: str
     'X-Content-Type-Options': 'nosniff',
   };
   if (status === 405) headers.Allow = 'GET, POST, OPTIONS';
-  const req = res.req;
-  if (bodyUnread(req)) {
-    headers.Connection = 'close';
-    res.writeHead(status, headers);
-    res.write(body);
-    return endAfterDrain(req, res);
-  }
-  res.writeHead(status, headers);
-  res.end(body);
+  answerLingering(res.req, res, status, headers, body);
 }

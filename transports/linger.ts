@@ -93,3 +93,18 @@ function onEnd(this: LingeringRequest): void {
 function onGone(this: LingeringRequest): void {
   this[kLinger]?.finish('client gone');
 }
+
+/**
+ * Writes a complete answer (`headers` include its Content-Length). When the request body
+ * has not been read to its end, the answer says `Connection: close` and is ended only after
+ * the lingering drain above; otherwise it is ended at once.
+ */
+export function answerLingering(req: IncomingMessage | undefined, res: ServerResponse, status: number, headers: Record<string, string | number>, body: string): void {
+  if (req !== undefined && bodyUnread(req)) {
+    res.writeHead(status, { ...headers, Connection: 'close' });
+    res.write(body);
+    return endAfterDrain(req, res);
+  }
+  res.writeHead(status, headers);
+  res.end(body);
+}

@@ -4,8 +4,11 @@
  */
 import type { HistogramData } from './histogram.js';
 
-/** The servers under test (`bare-ws` answers WebSocket only: see `npm run bench -- websocket`). */
-export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis' | 'bare-ws';
+/**
+ * The servers under test (`bare-ws` answers WebSocket only: see `npm run bench -- websocket`;
+ * `bayeux-metrics` is `bayeux` with Prometheus metrics on: see `npm run bench -- metrics`).
+ */
+export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis' | 'bare-ws' | 'bayeux-metrics';
 /** The targets `compare` runs by default. */
 export const TARGET_NAMES: readonly TargetName[] = ['bayeux', 'faye', 'cometd', 'limit'];
 /** Every target `--targets` accepts: also bayeux-server on the Redis engine (see `npm run bench -- redis`). */

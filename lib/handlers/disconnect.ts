@@ -12,6 +12,7 @@ export async function handleDisconnect(core: Core, message: Message, _state: Req
   if (clientId === undefined) return failure(message, Errors.clientIdMissing());
   const existed = await core.engine.destroySession(clientId, 'disconnect');
   if (!existed) return failure(message, Errors.sessionUnknown());
+  core.stats.disconnects++;
   if (core.listenerCount('disconnect') > 0) core.emit('disconnect', core.session(clientId));
   core.sessionGone(clientId, 'disconnect');
   return success(message);

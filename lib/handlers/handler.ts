@@ -17,6 +17,8 @@ export interface RequestState {
   ackBatch?: number;
   /** The session that sent the request, once one of its messages proved it exists. */
   sessionId: string | null;
+  /** `performance.now()` when the batch reached the core; 0 when no metrics time requests. */
+  readonly started: number;
 }
 
 /**

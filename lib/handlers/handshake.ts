@@ -42,6 +42,7 @@ export async function handleHandshake(core: Core, message: Message, state: Reque
   const full = address === null ? null : await core.limits.admit(address, clientId);
   if (full) return failure(message, full);
   await core.limits.create(clientId, () => core.engine.createSession(clientId, core.options.interval + core.options.maxInterval));
+  core.stats.handshakes++;
   // state.sessionId stays unset: nothing piggy-backs on a handshake response. The reply must
   // come first and alone (dojox reads element [0]; CometD-JS expects no mail before its first
   // connect); mail queued meanwhile (by a handshake listener) goes out with the first connect.

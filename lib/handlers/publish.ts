@@ -13,6 +13,8 @@ import type { Core } from '../core.js';
 import { runChannelListeners } from '../server-channel.js';
 
 export async function handlePublish(core: Core, message: Message, state: RequestState): Promise<Reply> {
+  // The clock is read only while metrics time publishes.
+  const started = core.stats.observer === null ? 0 : performance.now();
   if (message.data === undefined) return failure(message, Errors.dataMissing());
   const clientId = message.clientId;
   if (clientId === undefined) return failure(message, Errors.clientIdMissing());
@@ -34,6 +36,10 @@ export async function handlePublish(core: Core, message: Message, state: Request
   if (payload !== null) {
     const toPublisher = core.channels.get(channel)?.broadcastToPublisher ?? core.options.broadcastToPublisher;
     const n = await core.engine.publish(channel, payload, toPublisher ? undefined : clientId);
+    const stats = core.stats;
+    stats.publishedByClients++;
+    stats.queued += n;
+    if (started !== 0) stats.observer?.publish((performance.now() - started) / 1000);
     if (logPublish.enabled) logPublish('%s published on %s to %d sessions', clientId, channel, n);
   }
   if (session !== null && core.listenerCount('publish') > 0) core.emit('publish', session, channel, message.data);
