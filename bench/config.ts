@@ -48,6 +48,12 @@ export interface BenchConfig {
   burstMode: string;
   /** Wait for deliveries to arrive after the last publish, ms. */
   drainTimeout: number;
+  /**
+   * fan-out and publish: stop that wait early once no delivery has arrived for this long,
+   * ms (0: wait the whole drainTimeout). A server that loses messages (faye-redis) would otherwise hold
+   * every wait to the bound; the ones still missing are counted lost.
+   */
+  drainStall: number;
 
   publishers: number;
   subsPerChannel: number;
@@ -97,6 +103,8 @@ export interface BenchConfig {
   rtDuration: number;
   /** bayeux-redis: the engine's `commandTimeoutMs` (0: the engine's default, 2000). */
   redisCommandTimeout: number;
+  /** `redis-designs`: the fan-out designs to measure, comma-separated (memory, A, B, C, C-stream); empty: all; `none`: only rebuild the tables from the last saved run. */
+  designs: string;
 
   /** `scale100k`: bayeux-server processes on one Redis. */
   scaleProcs: number;
@@ -142,6 +150,7 @@ export const DEFAULTS: BenchConfig = {
   burstGap: 1000,
   burstMode: 'tick',
   drainTimeout: 30_000,
+  drainStall: 5000,
   publishers: 200,
   subsPerChannel: 3,
   pubDuration: 15_000,
@@ -163,6 +172,7 @@ export const DEFAULTS: BenchConfig = {
   rtPublishes: 20,
   rtDuration: 2000,
   redisCommandTimeout: 0,
+  designs: '',
   scaleProcs: 6,
   scaleSessions: 100_000,
   scaleWorkers: 8,

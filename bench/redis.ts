@@ -1,12 +1,16 @@
 /**
  * `npm run bench -- redis`: bayeux-server on the Redis engine against itself on the
- * in-memory engine, one process each.
+ * in-memory engine and against its Redis peer, Faye on faye-redis, one process each.
  *
- * - fan-out and publish (the scenarios of `compare`), the two targets alternating round
- *   by round, medians, ratios Redis ÷ in-memory; the Redis side measured from Redis
- *   (`INFO`: CPU, script calls, commands), since Redis shares the cores.
- * - Redis round trips per publish, counted by Redis itself (MONITOR, outside any timed
- *   window), at several subscriber counts: every command a client sent, scripts named
+ * - fan-out and publish (the scenarios of `compare`), the three targets alternating round
+ *   by round (each Redis target on a fresh redis-server per run), medians, ratios Redis
+ *   engine ÷ in-memory and ÷ faye-redis; the Redis side measured from Redis (`INFO`: CPU,
+ *   script calls, commands) for both Redis targets, since Redis shares the cores. The
+ *   issue-14 targets for the burst fan-out are checked on the medians. faye-redis loses
+ *   messages; a fan-out run reports them lost and goes on.
+ * - Redis round trips per publish (bayeux-server only: the count names our engine's scripts
+ *   and needs two processes), counted by Redis itself (MONITOR, outside any timed window),
+ *   at several subscriber counts: every command a client sent, scripts named
  *   after the engine's scripts, for app-code publishes and for a client publishing over
  *   the wire; and the commands run inside the publish script.
  *
@@ -30,12 +34,22 @@ import type { TargetName } from './shared/protocol.js';
 const RESULTS_DIR = path.join(ROOT, '.bench-out', 'results');
 const MEM: TargetName = 'bayeux';
 const RED: TargetName = 'bayeux-redis';
+/** The peer on Redis: Faye 1.4.3 on faye-redis 0.2.0. */
+const PEER: TargetName = 'faye-redis';
+/** What fan-out and publish run, alternating round by round. */
+const ENGINE_TARGETS: TargetName[] = [MEM, RED, PEER];
+const COLUMN: Partial<Record<TargetName, string>> = { [MEM]: 'in-memory engine', [RED]: 'Redis engine', [PEER]: 'Faye on faye-redis' };
+/** Issue 14: burst fan-out deliveries/s of the Redis engine, at least this × the in-memory engine's… */
+const MIN_VS_MEMORY = 0.5;
+/** …and at least this × Faye on faye-redis's. */
+const MIN_VS_PEER = 3;
 
 /** Extra rows for the Redis engine (keys the scenarios record only with Redis, and totals). */
 function extraRows(scenario: Scenario, cfg: BenchConfig): MetricRow[] {
   const r = (key: string, label: string, unit: string, digits: number): MetricRow => ({ key, label, unit, digits, lowerIsBetter: true });
   if (scenario.name === 'fanout') {
     return cfg.fanSizes.flatMap((s) => [
+      r(`lostShare@${s}`, `${s} subs: deliveries lost, share of those due`, '%', 1),
       r(`steadyRedisCpuPerDelivery@${s}`, `steady, ${s} subs: Redis CPU per delivery`, 'µs', 2),
       r(`steadyTotalCpuPerDelivery@${s}`, `steady, ${s} subs: server + Redis CPU per delivery`, 'µs', 2),
       r(`steadyScriptsPerDelivery@${s}`, `steady, ${s} subs: Redis script calls per delivery`, '', 2),
@@ -61,15 +75,58 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return '×' + (a / b).toFixed(2);
 }
 
-/** Rows: metrics; columns: in-memory, Redis, Redis ÷ in-memory. */
-export function pairTable(scenario: Scenario, cfg: BenchConfig, med: Map<TargetName, Metrics>): Table {
+/**
+ * Rows: metrics; columns: in-memory, Redis engine, faye-redis (those that ran), then Redis
+ * engine ÷ in-memory and ÷ faye-redis.
+ */
+export function engineTable(scenario: Scenario, cfg: BenchConfig, med: Map<TargetName, Metrics>): Table {
+  const cols = ENGINE_TARGETS.filter((t) => med.has(t));
+  const over = [MEM, PEER].filter((t) => t !== RED && med.has(t));
   const rows = [...scenario.rows(cfg), ...extraRows(scenario, cfg)].map((r) => {
     const label = r.unit && r.unit !== '×' ? `${r.label} (${r.unit})` : r.label;
-    const a = med.get(MEM)?.[r.key];
-    const b = med.get(RED)?.[r.key];
-    return [label, fmt(a, r.digits), fmt(b, r.digits), ratio(b, a)];
+    const red = med.get(RED)?.[r.key];
+    return [label, ...cols.map((t) => fmt(med.get(t)?.[r.key], r.digits)), ...over.map((t) => ratio(red, med.get(t)?.[r.key]))];
   });
-  return { head: ['metric', 'in-memory engine', 'Redis engine', 'Redis ÷ in-memory'], rows };
+  const ratioHead = (t: TargetName): string => (t === MEM ? 'Redis ÷ in-memory' : 'Redis ÷ faye-redis');
+  return { head: ['metric', ...cols.map((t) => COLUMN[t] ?? t), ...over.map(ratioHead)], rows };
+}
+
+/**
+ * The issue-14 targets for the burst fan-out, per size measured (the issue names 1,000 and
+ * 10,000): deliveries/s against the in-memory engine and against faye-redis, nothing
+ * lost on the Redis engine, and Redis CPU per delivery of both Redis targets, reported.
+ */
+export function verdicts(cfg: BenchConfig, med: Map<TargetName, Metrics>): Table {
+  const get = (t: TargetName, key: string): number => med.get(t)?.[key] ?? NaN;
+  const q = (a: number, b: number): number => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN);
+  const status = (x: number, ok: boolean): string => (Number.isFinite(x) ? (ok ? 'met' : 'NOT met') : 'not measured');
+  const rate = (v: number): string => `${fmt(v, 0)}/s`;
+  const rows = cfg.fanSizes.flatMap((s) => {
+    const key = `burstDeliveriesPerSec@${s}`;
+    const red = get(RED, key);
+    const vsMem = q(red, get(MEM, key));
+    const vsPeer = q(red, get(PEER, key));
+    const peerLost = get(PEER, `lostShare@${s}`);
+    const lost = get(RED, `lost@${s}`);
+    const cpu = [RED, PEER].map((t) => get(t, `burstRedisCpuPerDelivery@${s}`));
+    return [
+      [`burst, ${s} subs: deliveries/s, Redis engine ÷ in-memory`, `≥ ×${MIN_VS_MEMORY.toFixed(2)}`, `×${fmt(vsMem, 2)} (${rate(red)} vs ${rate(get(MEM, key))})`, status(vsMem, vsMem >= MIN_VS_MEMORY)],
+      [
+        `burst, ${s} subs: deliveries/s, Redis engine ÷ faye-redis`,
+        `≥ ×${MIN_VS_PEER.toFixed(2)}`,
+        `×${fmt(vsPeer, 2)} (${rate(red)} vs ${rate(get(PEER, key))}; faye-redis lost ${fmt(peerLost, 1)} % of its deliveries)`,
+        status(vsPeer, vsPeer >= MIN_VS_PEER),
+      ],
+      [`${s} subs: deliveries lost, Redis engine`, '0', fmt(lost, 0), status(lost, lost === 0)],
+      [
+        `burst, ${s} subs: Redis CPU per delivery`,
+        'reported',
+        `Redis engine ${fmt(cpu[0], 2)} µs, faye-redis ${fmt(cpu[1], 2)} µs`,
+        cpu.every((c) => Number.isFinite(c)) ? 'reported' : 'not measured',
+      ],
+    ];
+  });
+  return { head: ['figure', 'issue-14 target', 'measured (medians)', 'status'], rows };
 }
 
 /** What one side of a round-trip count saw. */
@@ -240,11 +297,12 @@ function toRuns(saved: Record<string, (Record<string, number | null> | Metrics)[
 
 function settings(cfg: BenchConfig, redisVersion: string): string {
   return [
-    `rounds ${cfg.rounds} (medians; the two targets alternate), ${cfg.workers} generator processes, ${cfg.addrs} source addresses, hold timeout ${cfg.timeout / 1000} s`,
-    `one bayeux-server process; Redis engine on redis-server ${redisVersion} (no persistence, started by the bench on a loopback port, a fresh one per run), engine options at their defaults`,
+    `rounds ${cfg.rounds} (medians; the three targets alternate), ${cfg.workers} generator processes, ${cfg.addrs} source addresses, hold timeout ${cfg.timeout / 1000} s`,
+    `one server process per target; bayeux-server's Redis engine and Faye 1.4.3's faye-redis 0.2.0 (on redis@3.1.2) each on redis-server ${redisVersion} (no persistence, started by the bench on a loopback port, a fresh one per run), engine options at their defaults`,
     `fan-out sizes ${cfg.fanSizes.join(', ')}; steady ${cfg.steadyCount} messages at ${cfg.steadyRate}/s; ${cfg.bursts} bursts of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries, each published in one synchronous loop`,
     `publish: ${cfg.publishers} publishers × ${cfg.subsPerChannel} subscribers for ${cfg.pubDuration / 1000} s`,
-    `round trips: ${cfg.rtPublishes} app publishes one at a time, then one client publishing over the wire for ${cfg.rtDuration / 1000} s, at ${cfg.rtSizes.join(' and ')} subscribers`,
+    `fan-out and publish: a wait for deliveries ends after ${cfg.drainTimeout / 1000} s, or after ${cfg.drainStall / 1000} s without one; what is missing then is counted lost`,
+    `round trips (bayeux-server only): ${cfg.rtPublishes} app publishes one at a time, then one client publishing over the wire for ${cfg.rtDuration / 1000} s, at ${cfg.rtSizes.join(' and ')} subscribers`,
   ]
     .map((l) => '- ' + l)
     .join('\n');
@@ -261,7 +319,7 @@ export function redisVersion(): string {
 
 /** `npm run bench -- redis`. Returns the number of failed runs. */
 export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.stderr.write(l + '\n')): Promise<number> {
-  const c: BenchConfig = { ...cfg, targets: [MEM, RED] };
+  const c: BenchConfig = { ...cfg, targets: ENGINE_TARGETS };
   const all = ['fanout', 'publish', 'roundtrips'];
   const wanted = c.scenarios === 'none' ? [] : c.scenarios ? c.scenarios.split(',').map((s) => s.trim()) : all;
   for (const w of wanted) if (!all.includes(w)) throw new Error(`redis: unknown part ${w} (${all.join(', ')})`);
@@ -270,7 +328,7 @@ export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.s
   const outcomes: { scenario: Scenario; med: Map<TargetName, Metrics>; rounds: number; date: string; failures: string[]; cpu: CpuSplit | null }[] = [];
   for (const scenario of [fanoutScenario, publishScenario]) {
     if (wanted.includes(scenario.name)) {
-      log(`== ${scenario.title}: in-memory vs Redis engine`);
+      log(`== ${scenario.title}: in-memory vs Redis engine vs faye-redis`);
       const date = new Date().toISOString();
       const o: ScenarioOutcome = await runScenario(scenario, c, log);
       failures += o.failures.length;
@@ -317,8 +375,11 @@ export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.s
     }
   }
 
-  const tables = outcomes.map((o) => ({ o, table: pairTable(o.scenario, c, o.med) }));
+  const tables = outcomes.map((o) => ({ o, table: engineTable(o.scenario, c, o.med) }));
   for (const { o, table } of tables) process.stdout.write(`\n${o.scenario.title}, medians of ${o.rounds} round(s):\n${textTable(table)}\n`);
+  const fan = outcomes.find((o) => o.scenario.name === 'fanout');
+  const verdictTable = fan ? verdicts(c, fan.med) : null;
+  if (verdictTable) process.stdout.write(`\nIssue-14 targets (burst fan-out):\n${textTable(verdictTable)}\n`);
   const rtTable = rts.length ? roundTripTable(rts) : null;
   if (rtTable) process.stdout.write(`\nRedis round trips per publish:\n${textTable(rtTable)}\n`);
   process.stdout.write(
@@ -338,10 +399,23 @@ export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.s
       '',
       settings(c, redisVersion()),
       '',
+      ...(verdictTable
+        ? [
+            '#### Where the Redis engine stands against the issue-14 targets',
+            '',
+            `Burst fan-out, medians of ${fan!.rounds} round(s), run ${fan!.date.slice(0, 16).replace('T', ' ')} UTC; the issue names 1,000 and 10,000 subscribers.`,
+            '',
+            markdownTable(verdictTable, false),
+            '',
+          ]
+        : []),
       ...tables.flatMap(({ o, table }) => [
-        `#### ${o.scenario.title} (\`${o.scenario.name}\`), in-memory vs Redis engine`,
+        `#### ${o.scenario.title} (\`${o.scenario.name}\`), in-memory vs Redis engine vs faye-redis`,
         '',
-        `Medians of ${o.rounds} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.`,
+        `Medians of ${o.rounds} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.` +
+          (o.med.has(PEER)
+            ? ' “Faye on faye-redis” is Faye 1.4.3 with the faye-redis 0.2.0 engine; it runs no scripts (its rows show 0), and deliveries it loses are counted, not waited for.'
+            : ''),
         '',
         cpuNote(o.cpu),
         '',
@@ -353,7 +427,7 @@ export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.s
         ? [
             '#### Redis round trips per publish',
             '',
-            `Counted by Redis (MONITOR, outside the timed runs), run ${rtDate.slice(0, 16).replace('T', ' ')} UTC. Each command a client sent is one round trip;` +
+            `Counted by Redis (MONITOR, outside the timed runs), run ${rtDate.slice(0, 16).replace('T', ' ')} UTC, for bayeux-server’s Redis engine only (faye-redis is not counted). Each command a client sent is one round trip;` +
               ' scripts are named after the engine’s scripts. “App publish”: `bayeux.publish()` in the server process; “wire publish”: one client' +
               ' publishing over HTTP (closed loop). The subscribers’ connect cycle (take the mail, answer the held connect, hold the next one) is per delivery, not per publish.',
             '',

@@ -5,7 +5,11 @@
  *   compare                           all four against all four targets, alternating,
  *                                     medians and ratios, written into docs/performance.md
  *   redis                             fan-out and publish on the in-memory and the Redis
- *                                     engine, alternating, and Redis round trips per publish
+ *                                     engine and on Faye with faye-redis, alternating, and
+ *                                     Redis round trips per publish
+ *   redis-designs                     burst fan-out at the engine level for the Redis fan-out
+ *                                     designs of issue 14 (today's queues, channel logs), tables
+ *                                     into docs/scaling.md
  *   scale100k                         100,000 idle sessions over six processes on one Redis
  *   websocket                         bayeux-server over WebSocket against Faye over WebSocket,
  *                                     a bare ws server and itself over long-polling (idle, fanout)
@@ -41,6 +45,7 @@ import { fanoutScenario } from './scenarios/fanout.js';
 import { idle } from './scenarios/idle.js';
 import { publishScenario } from './scenarios/publish.js';
 import { redisCompare } from './redis.js';
+import { redisDesigns } from './redis-designs.js';
 import { runScenario, SCENARIOS, type ScenarioOutcome } from './run-scenario.js';
 import { loadScale, printScale, saveScale, scale100k, writeScaleDoc } from './scale.js';
 import { metricsCompare } from './metrics.js';
@@ -152,7 +157,7 @@ async function compare(cfg: BenchConfig): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(
-      'usage: npm run bench -- <idle|fanout|publish|churn|compare|redis|scale100k|websocket|metrics> [--quick] [flags]\n' +
+      'usage: npm run bench -- <idle|fanout|publish|churn|compare|redis|redis-designs|scale100k|websocket|metrics> [--quick] [flags]\n' +
         '       npm run bench -- profile-top <file.cpuprofile>... [--top N]\n' +
         '       npm run bench -- heap-diff <base.heapsnapshot> <held.heapsnapshot> <sessions>\n\nflags (also as BENCH_<NAME> variables):\n' +
         describeFlags() +
@@ -177,6 +182,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const name = argv[0]!;
+  if (name === 'redis-designs') {
+    // Tables go to docs/scaling.md (--doc to choose another file); a quick run writes none unless --doc is given.
+    const { config } = parseArgs(argv.slice(1), process.env, { rounds: 1, doc: 'docs/scaling.md' });
+    if ((argv.includes('--quick') || process.env.BENCH_QUICK === '1') && !argv.some((a) => a.startsWith('--doc'))) config.doc = '';
+    process.stderr.write(`machine: ${machine()}\n`);
+    return (await redisDesigns(config)) > 0 ? 2 : 0;
+  }
   if (name === 'redis' || name === 'scale100k' || name === 'websocket' || name === 'metrics') {
     const quick = argv.includes('--quick') || process.env.BENCH_QUICK === '1';
     const { config } = parseArgs(argv.slice(1), process.env, name === 'websocket' && quick ? WS_QUICK : {});

@@ -12,6 +12,10 @@ import { TOKEN_SYNTAX } from '../transports/bearer-token.js';
 export const TRANSPORT_NAMES = ['websocket', 'long-polling', 'callback-polling', 'iframe', 'eventsource'] as const;
 export type TransportName = (typeof TRANSPORT_NAMES)[number];
 
+/** The built-in extensions the server can run (extensions/). */
+export const EXTENSION_NAMES = ['ack', 'timesync'] as const;
+export type ExtensionName = (typeof EXTENSION_NAMES)[number];
+
 /** Paths the standalone server answers itself; the Bayeux mount may not take them. */
 export const RESERVED_PATHS = ['/healthz', '/readyz', '/metrics', '/monitor'] as const;
 
@@ -68,6 +72,10 @@ export const cliConfigSchema = z
       .refine((t) => t.length > 0, 'must list at least one transport')
       .refine((t) => new Set(t).size === t.length, 'lists a transport twice')
       .default([...TRANSPORT_NAMES]),
+    // Both only answer clients that ask (a client without the extension sees no difference), so both are on.
+    extensions: listOf(z.enum(EXTENSION_NAMES, { error: `must be one of ${EXTENSION_NAMES.join(', ')}` }))
+      .refine((e) => new Set(e).size === e.length, 'lists an extension twice')
+      .default([...EXTENSION_NAMES]),
     maxBodyBytes: server.maxBodyBytes,
     bodyTimeout: server.bodyTimeout,
     maxMessageBytes: server.maxMessageBytes,

@@ -53,6 +53,13 @@ export const OPTION_DOCS: { readonly [K in ConfigKey]-?: OptionDoc } = {
     commas: true,
     help: 'Transports offered, in order of preference, comma-separated: websocket, long-polling, callback-polling, iframe, eventsource.',
   },
+  extensions: {
+    kind: 'list',
+    group: 'Bayeux',
+    arg: '<names>',
+    commas: true,
+    help: 'Server extensions, comma-separated: ack (acknowledged delivery, for clients with CometD\'s AckExtension), timesync (clock offsets, for clients with TimeSyncExtension); --extensions "" for none.',
+  },
   maxBodyBytes: { kind: 'number', group: 'Limits', arg: '<bytes>', help: 'Largest request body; larger gets HTTP 413.' },
   bodyTimeout: { kind: 'number', group: 'Limits', arg: '<ms>', help: 'Longest time a request body may take to arrive; then HTTP 408.' },
   maxMessageBytes: { kind: 'number', group: 'Limits', arg: '<bytes>', help: 'Largest single message; larger gets 413::message_too_large.' },

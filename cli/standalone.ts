@@ -17,7 +17,10 @@ import { iframeStreaming } from '../transports/iframe-streaming.js';
 import { longPolling } from '../transports/long-polling.js';
 import type { Transport } from '../transports/transport.js';
 import { webSocket } from '../transports/websocket.js';
-import { patternOf, type CliConfig, type TransportName } from './config.js';
+import { ackExtension } from '../extensions/ack.js';
+import { timesyncExtension } from '../extensions/timesync.js';
+import type { Extension } from '../lib/server-session.js';
+import { patternOf, type CliConfig, type ExtensionName, type TransportName } from './config.js';
 import { loadEndpoints } from './endpoints.js';
 import { createEngine, engineName } from './engine.js';
 import type { Log } from './log.js';
@@ -26,6 +29,11 @@ import { createRouter } from './routes.js';
 import type { TlsFiles } from './tls.js';
 
 const debug = createDebug('bayeux:cli');
+
+const EXTENSIONS: Record<ExtensionName, () => Extension> = {
+  ack: ackExtension,
+  timesync: timesyncExtension,
+};
 
 const TRANSPORTS: Record<TransportName, () => Transport> = {
   websocket: webSocket,
@@ -79,6 +87,7 @@ export async function startStandalone(config: CliConfig, { tls, log, warn }: Sta
   bayeux.on('error', (err) => log.error('error', err));
   bayeux.on('engineDown', (cause) => log.warn(`engine down: ${messageOf(cause)}; clients are told to retry`));
   bayeux.on('engineUp', () => log.warn('engine up again'));
+  for (const name of config.extensions) bayeux.addExtension(EXTENSIONS[name]());
 
   const endpoints = await loadEndpoints(bayeux, config, log, warn);
   const handler = createHandler(bayeux, {

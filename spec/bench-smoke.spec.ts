@@ -12,10 +12,12 @@ import { parseArgs, type BenchConfig } from '../bench/config.js';
 import { killAllChildren } from '../bench/harness.js';
 import { BEGIN_MARK, END_MARK, goals, markdownTable, markers, scenarioTable, writeBetweenMarkers } from '../bench/report.js';
 import { cpuNote } from '../bench/machine-cpu.js';
-import { countRoundTrips } from '../bench/redis.js';
+import { DESIGNS, designTable, runDesign, steadyTable, type DesignRun } from '../bench/redis-designs.js';
+import { countRoundTrips, engineTable, verdicts } from '../bench/redis.js';
 import { runScenario, SCENARIOS, type ScenarioOutcome } from '../bench/run-scenario.js';
 import { scale100k } from '../bench/scale.js';
-import type { Metrics } from '../bench/scenarios/common.js';
+import { withRig, type Metrics } from '../bench/scenarios/common.js';
+import { fanoutScenario } from '../bench/scenarios/fanout.js';
 import type { TargetName } from '../bench/shared/protocol.js';
 import { wsIdle, wsFanout, type WsVariant } from '../bench/scenarios/websocket.js';
 import { runWsScenario, wsGoals, wsTable } from '../bench/websocket.js';
@@ -288,6 +290,74 @@ describe('bench smoke run on the Redis engine (a real redis-server per run)', fu
     }
   });
 
+  it('faye-redis peer: a fan-out completes with its losses counted, not failed; Redis measured; sessions counted in Redis', async () => {
+    const peer: BenchConfig = { ...config, targets: ['faye-redis'], drainStall: 2000 };
+    const outcome = await runScenario(fanoutScenario, peer, quiet);
+    expect(outcome.failures, outcome.failures.join('\n')).to.deep.equal([]);
+    const m = outcome.medians.get('faye-redis')!;
+    expect(m['subscribers@200'], 'subscribers set up').to.equal(200);
+    expect(m['errors@200'], 'client errors').to.equal(0);
+    // faye-redis may lose deliveries in a burst: counted, between none and all but one burst's worth.
+    expect(m['lost@200'], 'lost').to.be.at.least(0);
+    expect(m['lostShare@200'], 'share lost').to.be.within(0, 90);
+    expect(m['burstDeliveriesPerSec@200'], 'burst deliveries/s').to.be.greaterThan(0);
+    expect(m['burstRedisCpuPerDelivery@200'], 'Redis CPU per delivery').to.be.within(0.001, 5000);
+    // No scripts: a publish is a SUNION of the channel's subscribers, then commands per subscriber.
+    expect(m['burstScriptsPerPublish@200'], 'script calls').to.equal(0);
+    expect(m['burstRedisCommandsPerPublish@200'], 'Redis commands per publish').to.be.at.least(200);
+
+    // Its session count comes from Redis (ZCARD of its clients set), without the in-process client.
+    await withRig('faye-redis', peer, {}, 'sessions', async (rig) => {
+      const made = await rig.gen.spawn(30, { subscribePrefix: '/bench/s', subscribeModulo: 0, publishPrefix: null, publishModulo: 0, concurrency: 10 }, 20_000);
+      expect(made.established).to.equal(30);
+      expect((await rig.target.stats(false)).sessions).to.equal(30);
+    });
+  });
+
+  it('report: in-memory, Redis engine and faye-redis side by side, with the issue-14 verdicts', () => {
+    const cfg: BenchConfig = { ...config, fanSizes: [1000, 10_000] };
+    const med = new Map<TargetName, Metrics>([
+      ['bayeux', { 'burstDeliveriesPerSec@1000': 1_000_000, 'burstDeliveriesPerSec@10000': 500_000 }],
+      [
+        'bayeux-redis',
+        {
+          'burstDeliveriesPerSec@1000': 600_000,
+          'burstDeliveriesPerSec@10000': 200_000,
+          'lost@1000': 0,
+          'lost@10000': 0,
+          'burstRedisCpuPerDelivery@1000': 1.5,
+          'burstRedisCpuPerDelivery@10000': 2,
+        },
+      ],
+      [
+        'faye-redis',
+        {
+          'burstDeliveriesPerSec@1000': 100_000,
+          'burstDeliveriesPerSec@10000': 100_000,
+          'lostShare@1000': 12.5,
+          'lostShare@10000': 40,
+          'burstRedisCpuPerDelivery@1000': 6,
+          'burstRedisCpuPerDelivery@10000': 7,
+        },
+      ],
+    ]);
+    const t = engineTable(fanoutScenario, cfg, med);
+    expect(t.head).to.deep.equal(['metric', 'in-memory engine', 'Redis engine', 'Faye on faye-redis', 'Redis ÷ in-memory', 'Redis ÷ faye-redis']);
+    expect(t.rows.find((r) => r[0] === 'burst, 1000 subs: deliveries/s (/s)')!.slice(1)).to.deep.equal(['1,000,000', '600,000', '100,000', '×0.60', '×6.00']);
+    // Results saved before faye-redis ran: no column for it.
+    expect(engineTable(fanoutScenario, cfg, new Map([...med].filter(([k]) => k !== 'faye-redis'))).head).to.deep.equal([
+      'metric',
+      'in-memory engine',
+      'Redis engine',
+      'Redis ÷ in-memory',
+    ]);
+    const v = verdicts(cfg, med);
+    expect(v.rows.map((r) => r[3])).to.deep.equal(['met', 'met', 'met', 'reported', 'NOT met', 'NOT met', 'met', 'reported']);
+    expect(v.rows[1]![2]).to.contain('×6.00').and.contain('lost 12.5 %');
+    expect(v.rows[7]![2]).to.equal('Redis engine 2.00 µs, faye-redis 7.00 µs');
+    expect(verdicts(cfg, new Map()).rows.map((r) => r[3])).to.deep.equal(Array(8).fill('not measured'));
+  });
+
   it('scale100k at 6 × 50: sessions spread over six processes on one Redis, one publish reaches all', async () => {
     const cfg: BenchConfig = {
       ...config,
@@ -337,5 +407,50 @@ describe('bench smoke run on the Redis engine (a real redis-server per run)', fu
     expect(busyNote).to.contain('other work took 50 % of the busy CPU');
     expect(cpuNote({ ...split, own: 90, other: 0 })).to.contain('otherwise quiet');
     expect(cpuNote(null)).to.contain('not measured');
+  });
+});
+
+describe('bench smoke run of redis-designs (fan-out designs at the engine level, a real redis-server per run)', function () {
+  this.timeout(60_000);
+  after(() => killAllChildren());
+
+  it('every design delivers every message once and in order, overlapping subscriptions included, with its Redis figures', async () => {
+    const cfg: BenchConfig = { ...config, bursts: 2, burstDeliveries: 1000, drainTimeout: 10_000, settleTimeout: 10_000 };
+    const runs: DesignRun[] = [];
+    for (const d of DESIGNS) runs.push(await runDesign(d, 100, 'overlap', cfg, quiet));
+    for (const r of runs) {
+      const what = `${r.design}`;
+      expect(r.perBurst, what).to.equal(10);
+      expect(r.expected, `${what} expected`).to.equal(2 * 10 * 100);
+      expect(r.delivered, `${what} delivered`).to.equal(r.expected);
+      expect([r.lost, r.duplicates, r.outOfOrder, r.dropped, r.errors], `${what} lost, duplicated, out of order, dropped, errors`).to.deep.equal([0, 0, 0, 0, 0]);
+      expect(r.nodeCpuUs, `${what} Node CPU`).to.be.greaterThan(0);
+      expect(r.steady.delivered, `${what} steady deliveries`).to.equal(10 * 100);
+      if (r.design === 'memory') continue;
+      expect(r.steady.redisCommands, `${what} steady Redis commands`).to.be.greaterThan(0);
+      expect(r.redisCpuUs, `${what} Redis CPU`).to.be.greaterThan(0);
+      expect(r.redisCommands, `${what} Redis commands`).to.be.greaterThan(0);
+      // Allocation sizes: a burst of 10 may fit in a log's listpack as it was.
+      expect(r.memPerMessage, `${what} memory per message`).to.be.within(0, 1_000_000);
+      expect(r.memPerSession, `${what} memory per session`).to.be.within(20, 100_000);
+    }
+    const by = (d: string): DesignRun => runs.find((r) => r.design === d)!;
+    // Design C hands out from its process read; B's sessions read for themselves.
+    expect(by('C').shared, 'C: deliveries from a shared read').to.be.greaterThan(0);
+    expect(by('C-stream').shared, 'C streaming: every delivery from a shared read').to.equal(by('C-stream').delivered);
+    expect(by('B').shared).to.equal(0);
+    // A publish appends to one log per key, not one queue entry per subscriber.
+    const commands = (r: DesignRun): number => r.redisCommands / r.delivered;
+    for (const d of ['B', 'C', 'C-stream']) expect(commands(by(d)), `${d} vs A: Redis commands per delivery`).to.be.below(commands(by('A')));
+    expect(by('B').memPerMessage, 'a message weighs less in one log than in 100 queues').to.be.below(by('A').memPerMessage);
+    // Taken mail leaves today's queues; the logs keep it (until trimmed).
+    expect(by('A').memKeptPerMessage, 'A: memory kept per message').to.be.below(50);
+    expect(by('B').memKeptPerMessage, 'B: memory kept per message').to.be.above(50);
+
+    expect(steadyTable(runs, 100).rows).to.have.length(DESIGNS.length);
+    const table = designTable(runs, 100);
+    expect(table.rows).to.have.length(DESIGNS.length);
+    expect(table.rows[0]![2], 'in-memory ÷ itself').to.equal('×1.00');
+    for (const row of table.rows) expect(row[row.length - 1]).to.equal('0 / 0 / 0');
   });
 });

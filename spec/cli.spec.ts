@@ -38,11 +38,11 @@ async function tempDir(): Promise<string> {
 }
 
 /** A handshake over plain HTTP; resolves with the reply. */
-async function handshake(url: string): Promise<Record<string, unknown>> {
+async function handshake(url: string, ext?: Record<string, unknown>): Promise<Record<string, unknown>> {
   const r = await request(url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'] }]),
+    body: JSON.stringify([{ channel: '/meta/handshake', version: '1.0', supportedConnectionTypes: ['long-polling'], ...(ext ? { ext } : {}) }]),
   });
   expect(r.status, r.text).to.equal(200);
   return (JSON.parse(r.text) as Record<string, unknown>[])[0]!;
@@ -273,6 +273,29 @@ describe('bayeux-server CLI', function () {
       expect(pub.status).to.equal(200);
       expect(JSON.parse(pub.text)[0]).to.deep.include({ channel: '/a', successful: false, error: '401::client_id_missing' });
       expect(await cli.terminate()).to.deep.equal({ code: 0, signal: null });
+    });
+  });
+
+  describe('extensions', function () {
+    const ASK = { ack: true, timesync: { tc: Date.now(), l: 0, o: 0 } };
+
+    it('runs ack and timesync by default: a handshake that asks for them gets them', async function () {
+      const cli = await CliProcess.start(LOCAL);
+      const ext = (await handshake(cli.url, ASK)).ext as Record<string, unknown> | undefined;
+      expect(ext?.ack, 'acknowledged delivery agreed').to.equal(true);
+      expect(ext?.timesync, 'the server clock').to.include.keys('tc', 'ts', 'p', 'a');
+      expect(await cli.terminate()).to.deep.equal({ code: 0, signal: null });
+    });
+
+    it('--extensions "" runs none; --extensions timesync only that one', async function () {
+      const none = await CliProcess.start([...LOCAL, '--extensions', '']);
+      expect((await handshake(none.url, ASK)).ext, 'no extension answered').to.equal(undefined);
+      expect(await none.terminate()).to.deep.equal({ code: 0, signal: null });
+      const one = await CliProcess.start([...LOCAL, '--extensions', 'timesync']);
+      const ext = (await handshake(one.url, ASK)).ext as Record<string, unknown>;
+      expect(ext).to.have.property('timesync');
+      expect(ext).to.not.have.property('ack');
+      expect(await one.terminate()).to.deep.equal({ code: 0, signal: null });
     });
   });
 

@@ -9,12 +9,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { codedTypeError } from '../lib/coded-errors.js';
 import { isPromise } from '../lib/engines/engine.js';
 import { BayeuxServer } from '../lib/server.js';
 import type { StatsObserver } from '../lib/server-stats.js';
 import { EngineCalls } from './metrics-engine-calls.js';
+import { LeanHistogram } from './metrics-histogram.js';
 import { resolveMetricsOptions, type MetricsOptions } from './metrics-options.js';
 
 export type { MetricsOptions } from './metrics-options.js';
@@ -126,20 +127,19 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
       for (const op in failures) c.inc({ operation: op }, failures[op]!);
     }),
   ];
-  const requests = new Histogram({
-    name: `${p}request_duration_seconds`,
-    help: 'Time from a batch reaching the server until its response is written, for batches without a held /meta/connect, by connection type.',
-    labelNames: ['transport'],
+  const requests = new LeanHistogram(
+    `${p}request_duration_seconds`,
+    'Time from a batch reaching the server until its response is written, for batches without a held /meta/connect, by connection type.',
+    'transport',
     buckets,
-    registers: [],
-  });
-  const publishes = new Histogram({
-    name: `${p}publish_duration_seconds`,
-    help: 'Time from the start of a publish (client or app) until it is queued for every subscriber.',
+  );
+  const publishes = new LeanHistogram(
+    `${p}publish_duration_seconds`,
+    'Time from the start of a publish (client or app) until it is queued for every subscriber.',
+    null,
     buckets,
-    registers: [],
-  });
-  metrics.push(requests, publishes);
+  );
+  metrics.push(requests.asMetric(), publishes.asMetric());
 
   const names = metrics.map((m) => (m as unknown as { name: string }).name);
   for (const name of names) {
@@ -161,13 +161,9 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
   }
 
   engineCalls = new EngineCalls(bayeux.engine);
-  // One labelled child per connection type, so an observation hashes no label object.
-  const byTransport = new Map<string, Histogram.Internal<string>>();
   const observer: StatsObserver = {
     request(transport, seconds) {
-      let child = byTransport.get(transport);
-      if (child === undefined) byTransport.set(transport, (child = requests.labels({ transport })));
-      child.observe(seconds);
+      requests.observe(seconds, transport);
     },
     publish(seconds) {
       publishes.observe(seconds);

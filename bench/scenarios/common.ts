@@ -6,7 +6,7 @@
 import type { BenchConfig } from '../config.js';
 import { sleep, startTarget, startWorkers, type TargetProc, type WorkerProc } from '../harness.js';
 import { Histogram } from '../shared/histogram.js';
-import type { ChurnSpec, ClientTransport, SpawnSpec, TargetConfig, TargetName, TargetStats, WorkerSnapshot } from '../shared/protocol.js';
+import { usesRedis, type ChurnSpec, type ClientTransport, type SpawnSpec, type TargetConfig, type TargetName, type TargetStats, type WorkerSnapshot } from '../shared/protocol.js';
 import path from 'node:path';
 import { ROOT } from '../harness.js';
 import { BenchRedis, type RedisInfo } from '../redis-server.js';
@@ -39,7 +39,7 @@ export interface Rig {
   target: TargetProc;
   workers: WorkerProc[];
   gen: Generator;
-  /** The redis-server of a `bayeux-redis` run (started for it, stopped after); null for other targets. */
+  /** The redis-server of a `bayeux-redis` or `faye-redis` run (started for it, stopped after); null for other targets. */
   redis: BenchRedis | null;
   /** Profiles a measurement window when `--profile window` is on; a no-op otherwise. */
   profiled<T>(label: string, fn: () => Promise<T>): Promise<T>;
@@ -56,8 +56,8 @@ export async function withRig<T>(
   const tc: TargetConfig = { timeout: cfg.timeout, maxInterval: cfg.maxInterval, path: PATH, ...targetConfig };
   const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
   const profileFile = cfg.profile === 'process' ? path.resolve(ROOT, cfg.profileDir, `${name}-${label}-${stamp}.cpuprofile`) : undefined;
-  // The Redis engine gets a fresh redis-server per run, so its counters start at zero.
-  const redis = name === 'bayeux-redis' ? await BenchRedis.start() : null;
+  // A Redis target gets a fresh redis-server per run, so its counters start at zero.
+  const redis = usesRedis(name) ? await BenchRedis.start() : null;
   if (redis) {
     tc.redisUrl = redis.url;
     if (cfg.redisCommandTimeout > 0) tc.redisCommandTimeout = cfg.redisCommandTimeout;
@@ -202,13 +202,24 @@ export class Generator {
     return holding;
   }
 
-  /** Waits (bounded) until `expected` deliveries tagged `tag` have arrived. */
-  async waitDeliveries(tag: string, expected: number, timeoutMs: number, pollMs = 50): Promise<GenSnapshot> {
+  /**
+   * Waits (bounded) until `expected` deliveries tagged `tag` have arrived; with `stallMs` >
+   * 0, also stops once the count has not grown for that long (the rest is not coming).
+   */
+  async waitDeliveries(tag: string, expected: number, timeoutMs: number, pollMs = 50, stallMs = 0): Promise<GenSnapshot> {
     const until = Date.now() + timeoutMs;
     let snap = await this.snapshot(false);
+    let last = snap.tags.get(tag)?.count ?? 0;
+    let grewAt = Date.now();
     while ((snap.tags.get(tag)?.count ?? 0) < expected && Date.now() < until) {
+      if (stallMs > 0 && Date.now() - grewAt >= stallMs) break;
       await sleep(pollMs);
       snap = await this.snapshot(false);
+      const n = snap.tags.get(tag)?.count ?? 0;
+      if (n > last) {
+        last = n;
+        grewAt = Date.now();
+      }
     }
     return snap;
   }

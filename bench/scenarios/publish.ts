@@ -34,7 +34,7 @@ async function publish(target: TargetName, cfg: BenchConfig, log: Log): Promise<
     const nacks = loops.reduce((a, r) => a + r.nacks, 0);
     const unanswered = loops.reduce((a, r) => a + r.unanswered, 0);
     const expected = acks * m;
-    const snap = await gen.waitDeliveries('pub', expected, cfg.drainTimeout);
+    const snap = await gen.waitDeliveries('pub', expected, cfg.drainTimeout, 50, cfg.drainStall);
     const t = snap.tags.get('pub');
     const delivered = t?.count ?? 0;
     // Deliveries may trail the last acknowledgement a little: count them over their own span.

@@ -6,13 +6,21 @@ import type { HistogramData } from './histogram.js';
 
 /**
  * The servers under test (`bare-ws` answers WebSocket only: see `npm run bench -- websocket`;
- * `bayeux-metrics` is `bayeux` with Prometheus metrics on: see `npm run bench -- metrics`).
+ * `bayeux-metrics` is `bayeux` with Prometheus metrics on: see `npm run bench -- metrics`;
+ * `faye-redis` is Faye on the faye-redis engine, the Redis peer of `npm run bench -- redis`).
  */
-export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis' | 'bare-ws' | 'bayeux-metrics';
+export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis' | 'faye-redis' | 'bare-ws' | 'bayeux-metrics';
 /** The targets `compare` runs by default. */
 export const TARGET_NAMES: readonly TargetName[] = ['bayeux', 'faye', 'cometd', 'limit'];
-/** Every target `--targets` accepts: also bayeux-server on the Redis engine (see `npm run bench -- redis`). */
-export const ALL_TARGET_NAMES: readonly TargetName[] = [...TARGET_NAMES, 'bayeux-redis'];
+/** The targets that keep their state in Redis: each run gets a fresh redis-server, measured from its side. */
+export const REDIS_TARGET_NAMES: readonly TargetName[] = ['bayeux-redis', 'faye-redis'];
+/** Every target `--targets` accepts: also the Redis ones (see `npm run bench -- redis`). */
+export const ALL_TARGET_NAMES: readonly TargetName[] = [...TARGET_NAMES, ...REDIS_TARGET_NAMES, 'bayeux-metrics'];
+
+/** Whether a target needs the Redis the bench starts for it (`TargetConfig.redisUrl`). */
+export function usesRedis(name: TargetName): boolean {
+  return REDIS_TARGET_NAMES.includes(name);
+}
 
 /** Settings a target process starts with (argv[2], JSON). */
 export interface TargetConfig {
@@ -21,7 +29,7 @@ export interface TargetConfig {
   /** How long a session lives without a connect, ms (Faye has no such option: 2 × timeout). */
   maxInterval: number;
   path: string;
-  /** bayeux-redis: the Redis to use (the bench starts its own redis-server). */
+  /** bayeux-redis, faye-redis: the Redis to use (the bench starts its own redis-server). */
   redisUrl?: string;
   /** bayeux-redis: bound on one Redis command, ms (the engine's `commandTimeoutMs`; unset: its default). */
   redisCommandTimeout?: number;
