@@ -114,6 +114,8 @@ describe('bayeux-server CLI', function () {
       { name: '--workers without --redis', args: ['--workers', '2'], expect: ['--workers: needs --redis'] },
       { name: 'BAYEUX_WORKERS without Redis', env: { BAYEUX_WORKERS: '2' }, expect: ['BAYEUX_WORKERS: needs --redis'] },
       { name: 'an unknown transport', args: ['--transports', 'websocket,carrier-pigeon'], expect: ['--transports: must be one of websocket, long-polling, callback-polling, iframe, eventsource (got "carrier-pigeon")'] },
+      { name: 'an unknown extension', args: ['--extensions', 'ack,gzip'], expect: ['--extensions: must be one of ack, timesync (got "gzip")'] },
+      { name: 'a negative drain timeout', args: ['--drain-timeout=-5'], expect: ['--drain-timeout: must be at least 0 (got -5)'] },
       { name: 'a CORS origin of "*"', args: ['--cors', '*'], expect: ['--cors: cannot be "*"'] },
       { name: 'a mount path the server keeps for itself', args: ['--path', '/healthz'], expect: ['--path: cannot be one of /healthz'] },
       { name: 'a TLS key without its certificate', args: ['--tls-key', 'key.pem'], expect: ['--tls-cert: is needed too'] },
