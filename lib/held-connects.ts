@@ -57,6 +57,13 @@ export class HeldConnect implements Timed {
   readonly streaming: boolean;
   /** Streaming with outgoing extensions: the last batch being prepared, so batches go out in order. */
   streamed: Promise<void> | null = null;
+  /** Streamed batches still being prepared. */
+  preparing = 0;
+  /**
+   * Mail taken for the stream whose exchange closed while extensions prepared it: it goes
+   * back to the queue, in the order taken, once the last batch in preparation is done.
+   */
+  unsent: string[] | null = null;
 }
 
 /**
@@ -221,28 +228,43 @@ export class HeldConnects {
 
   /** Writes mail on a streaming exchange, in the order it was taken. */
   private stream(h: HeldConnect, messages: string[]): void {
-    // Counted as taken, before outgoing extensions see them (they may drop some).
-    const n = messages.length;
     if (h.streamed === null) {
       const parts = this.config.composeStream(h, messages);
       if (!isPromise(parts)) {
-        this.config.stats.countDelivered(h.exchange.connectionType, n);
+        // Counted as taken, before outgoing extensions see them (they may drop some).
+        this.config.stats.countDelivered(h.exchange.connectionType, messages.length);
         return h.exchange.stream!(parts);
       }
-      h.streamed = parts.then((p) => this.streamPrepared(h, p, n), this.config.onError);
+      h.preparing++;
+      h.streamed = this.streamPrepared(h, () => parts, messages);
       return;
     }
-    const prev: Promise<void> = h.streamed;
-    h.streamed = prev.then(() => {
-      const parts = this.config.composeStream(h, messages);
-      return isPromise(parts) ? parts.then((p) => this.streamPrepared(h, p, n)) : this.streamPrepared(h, parts, n);
-    }).catch(this.config.onError);
+    h.preparing++;
+    h.streamed = h.streamed.then(() => this.streamPrepared(h, () => this.config.composeStream(h, messages), messages));
   }
 
-  private streamPrepared(h: HeldConnect, parts: string[], n: number): void {
-    if (!h.exchange.open) return;
-    this.config.stats.countDelivered(h.exchange.connectionType, n);
-    h.exchange.stream!(parts);
+  /** Writes one streamed batch once outgoing extensions prepared it; never rejects, so the chain goes on. */
+  private async streamPrepared(h: HeldConnect, prepare: () => string[] | Promise<string[]>, messages: string[]): Promise<void> {
+    try {
+      const parts = await prepare();
+      if (h.exchange.open) {
+        this.config.stats.countDelivered(h.exchange.connectionType, messages.length);
+        h.exchange.stream!(parts);
+      } else if (h.unsent === null) {
+        // The socket died while extensions prepared this batch: what was taken must not be lost.
+        h.unsent = messages;
+      } else {
+        for (const m of messages) h.unsent.push(m);
+      }
+    } catch (err) {
+      this.config.onError(err);
+    } finally {
+      if (--h.preparing === 0 && h.unsent !== null) {
+        const unsent = h.unsent;
+        h.unsent = null;
+        this.settle(this.config.engine.requeue(h.clientId, unsent));
+      }
+    }
   }
 
   /**

@@ -6,6 +6,7 @@
  * from the server's creation, never go down, and cover this process only (with the Redis
  * engine each process counts what it did itself).
  */
+import { engineCallCounts, type EngineCallCounts } from './engines/counting-engine.js';
 import type { SessionRemovedReason } from './engines/engine.js';
 
 /** Counts by connection type (`long-polling`, `websocket`, …). */
@@ -37,6 +38,10 @@ export class ServerStats {
   dropped = 0;
   /** Messages written to clients by this process, by connection type. */
   readonly delivered: CountsByTransport = Object.create(null) as CountsByTransport;
+  /** Engine calls the core made, by operation (a metrics scrape's own calls are not counted). */
+  readonly engineCalls: EngineCallCounts = engineCallCounts();
+  /** Engine calls that threw or whose promise rejected, by operation. */
+  readonly engineFailures: EngineCallCounts = engineCallCounts();
 
   /** Messages published to broadcast channels, by clients and by app code. */
   get published(): number {

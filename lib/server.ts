@@ -16,11 +16,11 @@ import {
   EngineUnavailableError,
   isPromise,
   type ClusterEvent,
-  type Engine,
   type EngineHealth,
   type Mail,
   type SessionRemovedReason,
 } from './engines/engine.js';
+import { CountingEngine } from './engines/counting-engine.js';
 import { MemoryEngine } from './engines/memory/memory-engine.js';
 import { Errors, NONE_ADVICE } from './errors.js';
 import type { BayeuxServerEvents } from './events.js';
@@ -64,7 +64,8 @@ export type EngineStatus = 'starting' | 'up' | 'down';
 export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   /** @internal The options in force (defaults applied). */
   readonly options: ResolvedOptions;
-  /** @internal */ readonly engine: Engine;
+  /** @internal The engine, through the wrapper that counts the core's calls (`stats.engineCalls`). */
+  readonly engine: CountingEngine;
   /** @internal Handshake limits per client address and per process. */
   readonly limits: AbuseLimits;
   /** @internal */ readonly connects: HeldConnects;
@@ -98,7 +99,7 @@ export class BayeuxServer extends EventEmitter<BayeuxServerEvents> {
   constructor(options: BayeuxServerOptions = {}) {
     super();
     this.options = resolveOptions(options);
-    this.engine = this.options.engine ?? new MemoryEngine();
+    this.engine = new CountingEngine(this.options.engine ?? new MemoryEngine(), this.stats.engineCalls, this.stats.engineFailures);
     this.limits = new AbuseLimits(this.options, this.engine, (err) => this.reportError(err));
     this.advice = Object.freeze({ reconnect: 'retry', interval: this.options.interval, timeout: this.options.timeout });
     this.adviceJson = JSON.stringify(this.advice);

@@ -508,6 +508,47 @@ describe('WebSocket, raw', function () {
         data: { n: 3 },
       });
     });
+
+    it('mail an asynchronous outgoing extension was preparing when the socket died goes to the next socket, in order', async function () {
+      this.timeout(60_000);
+      const server = await startWsServer();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const seen: unknown[] = [];
+      const a = await WsClient.open(server.url);
+      await a.handshakeAndConnect();
+      // A session's own extension: it sees the session's mail as it is streamed.
+      server.bayeux.session(a.clientId!).addExtension({
+        async outgoing(message) {
+          if (message.channel === '/prep') {
+            seen.push(message.data);
+            await gate;
+          }
+          return message;
+        },
+      });
+      await a.subscribe('/prep');
+      a.connect();
+      await waitUntil(() => server.bayeux.connects.get(a.clientId!) !== undefined, 'the connect to be held');
+      expect(await server.bayeux.publish('/prep', { n: 1 })).to.equal(1);
+      expect(await server.bayeux.publish('/prep', { n: 2 })).to.equal(1);
+      await waitUntil(() => seen.length >= 1, 'the extension to hold the first delivery');
+      a.terminate();
+      await a.closed();
+      await waitUntil(() => server.bayeux.connects.get(a.clientId!) === undefined, 'the server to see the socket gone');
+      release();
+
+      const b = await WsClient.open(server.url);
+      b.clientId = a.clientId;
+      const id = b.connect();
+      expect(replyTo(await b.frameAnswering(id, 'the connect reply on the new socket'), id)).to.deep.include({ successful: true });
+      await waitUntil(() => b.messages.items.filter((m) => m.channel === '/prep').length >= 2, 'the two deliveries on the new socket');
+      expect(b.messages.items.filter((m) => m.channel === '/prep')).to.deep.equal([
+        { channel: '/prep', data: { n: 1 } },
+        { channel: '/prep', data: { n: 2 } },
+      ]);
+      expect(server.errors).to.deep.equal([]);
+    });
   });
 
   describe('a client that stops reading', function () {

@@ -2,19 +2,19 @@
  * Prometheus metrics of a Bayeux server (`bayeux-server/metrics`, on prom-client).
  *
  * Nothing here runs per message. The counters and gauges read what the server counts anyway
- * (`BayeuxServer.stats`, its held connects, its engine's status) when the registry is scraped;
- * only the two latency histograms observe as traffic flows, through the server's timing hook,
- * and the engine's methods are wrapped to count calls and failures (see metrics-engine-calls.ts).
+ * (`BayeuxServer.stats`, engine calls included; its held connects; its engine's status) when
+ * the registry is scraped; only the two latency histograms observe as traffic flows, through
+ * the server's timing hook.
  * Every value covers this process; see docs/metrics.md.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { codedTypeError } from '../lib/coded-errors.js';
+import { ENGINE_OPERATIONS } from '../lib/engines/counting-engine.js';
 import { isPromise } from '../lib/engines/engine.js';
 import { BayeuxServer } from '../lib/server.js';
 import type { StatsObserver } from '../lib/server-stats.js';
-import { EngineCalls } from './metrics-engine-calls.js';
 import { LeanHistogram } from './metrics-histogram.js';
 import { resolveMetricsOptions, type MetricsOptions } from './metrics-options.js';
 
@@ -33,8 +33,8 @@ export interface BayeuxMetrics {
    */
   handler(req: IncomingMessage, res: ServerResponse): void;
   /**
-   * Stops measuring: removes the server's timing hook, puts the engine's own methods back and
-   * removes these metrics (and the default metrics it added) from the registry. Idempotent.
+   * Stops measuring: removes the server's timing hook and these metrics (and the default
+   * metrics it added) from the registry. Idempotent.
    */
   close(): void;
 }
@@ -66,7 +66,6 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
   const registry = o.registry ?? new Registry();
   const p = o.prefix;
   // Built unregistered, so a name clash is found before anything is registered or wrapped.
-  let engineCalls: EngineCalls | null = null;
   const buckets = [...o.requestBuckets];
   const metrics: Metric[] = [
     new Gauge({
@@ -75,7 +74,7 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
       registers: [],
       async collect() {
         try {
-          const n = engineCalls!.sessionCount();
+          const n = bayeux.engine.inner.sessionCount(); // not counted as an engine call
           this.set(isPromise(n) ? await n : n);
         } catch (err) {
           // The engine is down (see engine_up): keep the last value rather than fail the scrape.
@@ -119,12 +118,12 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
       },
     }),
     counter(`${p}engine_calls_total`, 'Calls of the engine methods by this process, by operation.', ['operation'], (c) => {
-      const calls = engineCalls!.calls;
-      for (const op in calls) c.inc({ operation: op }, calls[op]!);
+      const calls = stats.engineCalls;
+      for (const op of ENGINE_OPERATIONS) c.inc({ operation: op }, calls[op]);
     }),
     counter(`${p}engine_failures_total`, 'Engine calls that threw or rejected, by operation.', ['operation'], (c) => {
-      const failures = engineCalls!.failures;
-      for (const op in failures) c.inc({ operation: op }, failures[op]!);
+      const failures = stats.engineFailures;
+      for (const op of ENGINE_OPERATIONS) c.inc({ operation: op }, failures[op]);
     }),
   ];
   const requests = new LeanHistogram(
@@ -160,7 +159,6 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
     for (const m of registry.getMetricsAsArray()) if (!before.has(m.name)) defaults.push(m.name);
   }
 
-  engineCalls = new EngineCalls(bayeux.engine);
   const observer: StatsObserver = {
     request(transport, seconds) {
       requests.observe(seconds, transport);
@@ -182,7 +180,6 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
       if (closed) return;
       closed = true;
       if (stats.observer === observer) stats.observer = null;
-      engineCalls!.restore();
       for (const name of [...names, ...defaults]) registry.removeSingleMetric(name);
       debug('metrics off');
     },
