@@ -11,6 +11,7 @@
 export { BayeuxServer, type ConnectionTypeRegistration, type EngineStatus } from './lib/server.js';
 export type { BayeuxServerEvents } from './lib/events.js';
 export { ServerStats, type CountsByTransport } from './lib/server-stats.js';
+export { ENGINE_OPERATIONS, type EngineCallCounts, type EngineOperation } from './lib/engines/counting-engine.js';
 export type { BayeuxServerOptions, DrainOptions } from './lib/options.js';
 export { ServerChannel, type MessageListener, type PublishOptions } from './lib/server-channel.js';
 export { ServerSession, type DeliverFields, type Extension, type ExtensionContext, type OutgoingMessage } from './lib/server-session.js';
