@@ -108,6 +108,10 @@ describe('redis engine on Redis Cluster', function () {
   engineContract('redis engine on a 3-node Redis Cluster', {
     makeEngine: () => new RedisEngine({ cluster: cluster.startupNodes, prefix: nextPrefix(), clusterEvents: true }),
   });
+  // Fan-out through channel logs (issue 14): the same contract, unchanged.
+  engineContract('redis engine on a 3-node Redis Cluster, logs', {
+    makeEngine: () => new RedisEngine({ cluster: cluster.startupNodes, prefix: nextPrefix(), clusterEvents: true, fanout: 'logs' }),
+  });
 
   describe('bucket layout', function () {
     interface Node {
@@ -188,12 +192,14 @@ describe('redis engine on Redis Cluster', function () {
       try {
         expect(await idle.engine.publish('/nobody', '"p0"')).to.equal(0);
         expect(await monitor.take(), 'a channel without subscribers: the index only').to.deep.equal(['bxRoute']);
+        // The nodes' MONITOR feeds arrive in no set order: the index's call may be seen after
+        // bucket scripts it preceded on another node. Counted, not ordered.
         expect(await idle.engine.publish('/one', '"p1"')).to.equal(1);
-        expect(await monitor.take(), 'one subscriber').to.deep.equal(['bxRoute', 'bxPublish']);
+        expect((await monitor.take()).sort(), 'one subscriber').to.deep.equal(['bxPublish', 'bxRoute']);
         expect(await idle.engine.publish('/many/x', '"p300"')).to.equal(300);
         const many = await monitor.take();
-        expect(many[0]).to.equal('bxRoute');
-        expect(many.slice(1), 'one script per bucket with subscribers').to.deep.equal(Array(manyBuckets.size).fill('bxPublish'));
+        expect(many.filter((c) => c === 'bxRoute'), 'the index once').to.have.length(1);
+        expect(many.filter((c) => c !== 'bxRoute'), 'one script per bucket with subscribers').to.deep.equal(Array(manyBuckets.size).fill('bxPublish'));
         expect(many.length, 'bounded by the bucket count').to.be.at.most(17);
       } finally {
         monitor.stop();

@@ -36,6 +36,13 @@ describe('redis engine', function () {
   engineContract('redis engine, 4 buckets', {
     makeEngine: () => new RedisEngine({ url: server.url, prefix: nextPrefix(), clusterEvents: true, buckets: 4 }),
   });
+  // Fan-out through channel logs (issue 14): the same contract, unchanged.
+  engineContract('redis engine, logs', {
+    makeEngine: () => new RedisEngine({ url: server.url, prefix: nextPrefix(), clusterEvents: true, fanout: 'logs' }),
+  });
+  engineContract('redis engine, logs, 4 buckets', {
+    makeEngine: () => new RedisEngine({ url: server.url, prefix: nextPrefix(), clusterEvents: true, buckets: 4, fanout: 'logs' }),
+  });
 
   describe('shared store', function () {
     interface Node {
@@ -328,6 +335,7 @@ describe('redis engine', function () {
         [{ buckets: 2.5 }, /buckets must be an integer/],
         [{ prefix: 'a{b}' }, /prefix must be a non-empty string without \{ or \}/],
         [{ commandTimeoutMs: -1 }, /commandTimeoutMs must be a positive number/],
+        [{ fanout: 'fast' }, /fanout must be 'queues' or 'logs'/],
         [{ client: {} }, /client must be an ioredis Redis or Cluster/],
         [null, /options must be an object/],
       ];

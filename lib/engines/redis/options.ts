@@ -64,6 +64,19 @@ export interface RedisEngineOptions {
    * subscription while it looks empty, ms (covers a subscribe still on its way). Default 60000.
    */
   indexGraceMs?: number;
+  /**
+   * How a publish reaches its subscribers. `'queues'` (default): the message's id is appended
+   * to every subscriber's queue, so a publish costs Redis O(subscribers). `'logs'`: the
+   * message is appended once to a log per subscription key (the channel, and each wildcard
+   * pattern matching it, with subscribers in the bucket), and each session reads its logs
+   * after its own read positions when it takes its mail; mail for one session (`deliver`,
+   * service replies) still goes to its own queue, in order with the logs. The bound
+   * `maxQueue` then applies per log (a session subscribed to two busy channels may fall
+   * `maxQueue` behind on each, each drop reported) and to what one take returns; mail
+   * published before an unsubscribe and not yet taken is not delivered after it. Every
+   * process of a deployment must use the same value.
+   */
+  fanout?: 'queues' | 'logs';
 }
 
 /** Largest useful bucket count: Redis Cluster has 16384 hash slots. */
@@ -112,6 +125,9 @@ export function validateOptions(o: RedisEngineOptions): void {
   }
   if (o.buckets !== undefined && !(Number.isInteger(o.buckets) && o.buckets >= 1 && o.buckets <= MAX_BUCKETS)) {
     throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine buckets must be an integer from 1 to ${MAX_BUCKETS}, got ${String(o.buckets)}`);
+  }
+  if (o.fanout !== undefined && o.fanout !== 'queues' && o.fanout !== 'logs') {
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine fanout must be 'queues' or 'logs', got ${JSON.stringify(o.fanout)}`);
   }
   for (const k of ['messageTtlMs', 'connectLeaseMs', 'commandTimeoutMs', 'retryMs', 'sweepBatch', 'indexGraceMs'] as const) positive(k, o[k]);
 }

@@ -24,8 +24,11 @@
  *   it ends (`EngineListener.health`): from the connections' events, or from a command
  *   failing as unavailable while they looked ready (then a read of every bucket every
  *   `retryMs` tells when Redis answers again).
+ * - With `fanout: 'logs'` a publish appends once to a log per subscription key instead of
+ *   to every subscriber's queue, and a take reads the session's logs after its positions:
+ *   the same calls, served by the scripts of lib/engines/redis/log-scripts.ts.
  *
- * See lib/engines/redis/scripts.ts for the key layout.
+ * See lib/engines/redis/scripts.ts for the key layout (log-scripts.ts for logs mode's).
  */
 import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
@@ -45,6 +48,7 @@ import {
 } from '../engine.js';
 import { OpBatch, type BatchOp } from './op-batch.js';
 import { createConnection, validateOptions, type RedisEngineOptions } from './options.js';
+import { LOG_SCRIPTS, LOG_VARIANTS } from './log-scripts.js';
 import { SCRIPTS, type ScriptName } from './scripts.js';
 
 export type { RedisEngineOptions, RedisNodeAddress } from './options.js';
@@ -84,6 +88,8 @@ export class RedisEngine implements Engine {
   private readonly indexTag: string;
   /** Flags passed to every bucket script (`e` events, `i` index). */
   private readonly flags: string;
+  /** `fanout: 'logs'`: the bucket scripts of LOG_VARIANTS run in place of queues mode's. */
+  private readonly logs: boolean;
   private redis: Connection | null = null;
   private sub: Connection | null = null;
   private listener: EngineListener | null = null;
@@ -123,6 +129,7 @@ export class RedisEngine implements Engine {
     this.tags = Array.from({ length: this.buckets }, (_, k) => `{${this.prefix}:b${k}}`);
     this.indexTag = `{${this.prefix}:i}`;
     this.flags = (options.clusterEvents ? 'e' : '') + (this.buckets > 1 ? 'i' : '');
+    this.logs = options.fanout === 'logs';
   }
 
   private get wakeChannel(): string {
@@ -255,7 +262,7 @@ export class RedisEngine implements Engine {
     this.maxQueue = config.maxQueue;
     this.sweepInterval = config.sweepInterval;
     const redis = (this.redis = this.connection(false));
-    for (const [name, [keys, lua]] of Object.entries(SCRIPTS)) {
+    for (const [name, [keys, lua]] of Object.entries(this.logs ? { ...SCRIPTS, ...LOG_SCRIPTS } : SCRIPTS)) {
       redis.defineCommand(name, keys >= 0 ? { numberOfKeys: keys, lua } : { lua });
     }
     const sub = (this.sub = this.connection(true));
@@ -415,7 +422,13 @@ export class RedisEngine implements Engine {
   }
 
   private script(name: ScriptName, ...args: (string | number)[]): Promise<Reply> {
-    return this.run(() => (this.client as unknown as Record<ScriptName, ScriptCall>)[name](...args));
+    const call = this.scriptName(name);
+    return this.run(() => (this.client as unknown as Record<string, ScriptCall>)[call]!(...args));
+  }
+
+  /** The script that serves `name` in this engine's fan-out mode. */
+  private scriptName(name: ScriptName): string {
+    return this.logs ? ((LOG_VARIANTS as Partial<Record<ScriptName, string>>)[name] ?? name) : name;
   }
 
   /** Runs a script on a session's bucket: KEYS[1] = its hash; ARGV = T, P, flags, id, ...rest. */
@@ -521,12 +534,17 @@ export class RedisEngine implements Engine {
   private sendMerged(b: number, ops: BatchOp<Reply>[]): Promise<void> {
     const tag = this.tags[b]!;
     const args: string[] = [`${tag}:exp`, tag, this.prefix, this.flags, this.processId];
+    // Logs mode: a take returns at most maxQueue messages.
+    if (this.logs) args.push(String(this.maxQueue));
     for (const op of ops) args.push(op.kind, op.clientId, op.a, op.b);
+    const call = this.scriptName('bxMany');
     // Sent at once, not through run(): the batcher keeps the order itself.
-    return this.exec(() => (this.client as unknown as Record<ScriptName, ScriptCall>).bxMany(...args)).then(
+    return this.exec(() => (this.client as unknown as Record<string, ScriptCall>)[call]!(...args)).then(
       (r) => {
         const replies = r as Reply[];
         for (let i = 0; i < ops.length; i++) ops[i]!.resolve(replies[i] ?? null);
+        // Logs mode: then (session, dropped) pairs, entries trimmed from a log before the session read them.
+        for (let i = ops.length; i + 1 < replies.length; i += 2) this.overflowed(replies[i] as string, replies[i + 1] as number);
       },
       (err: unknown) => {
         for (const op of ops) op.reject(err);
