@@ -76,6 +76,11 @@ export interface BenchConfig {
   profileDir: string;
   /** idle and churn: write heap snapshots at the baseline and with the sessions held / after the sweep (into profileDir). */
   heapSnapshots: boolean;
+  /**
+   * Every server process on CPU 0 and every generator process on CPU 1 (taskset), so that on
+   * two cores the fan-out and the generator reading it do not compete; the report says so.
+   */
+  pin: boolean;
   /** Write the compare tables into this file (between markers); empty: do not write. */
   doc: string;
   /**
@@ -163,6 +168,7 @@ export const DEFAULTS: BenchConfig = {
   profile: '',
   profileDir: '.bench-out/profiles',
   heapSnapshots: false,
+  pin: false,
   doc: 'docs/performance.md',
   scenarios: '',
   wsTargets: 'bayeux,faye,bare-ws,bayeux-lp',
@@ -272,7 +278,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     }
     const eq = a.indexOf('=');
     if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--') && a !== '--quick' && a !== '--profile' && a !== '--heap-snapshots') flags.set(a.slice(2), argv[++i]!);
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--') && a !== '--quick' && a !== '--profile' && a !== '--heap-snapshots' && a !== '--pin') flags.set(a.slice(2), argv[++i]!);
     else flags.set(a.slice(2), '');
   }
   const quick = flags.has('quick') || env.BENCH_QUICK === '1';
@@ -292,9 +298,14 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   return { config, positional };
 }
 
+/** What --help says of a setting beyond its default. */
+const HELP: Partial<Record<keyof BenchConfig, string>> = {
+  pin: 'servers on CPU 0, generators on CPU 1 (/usr/bin/taskset); the report says so',
+};
+
 /** One line per setting, for --help. */
 export function describeFlags(): string {
   return (Object.keys(DEFAULTS) as (keyof BenchConfig)[])
-    .map((k) => `  --${kebab(k)}  (default ${JSON.stringify(DEFAULTS[k])})`)
+    .map((k) => `  --${kebab(k)}  (default ${JSON.stringify(DEFAULTS[k])})${HELP[k] ? ': ' + HELP[k] : ''}`)
     .join('\n');
 }

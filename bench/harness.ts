@@ -22,6 +22,7 @@ import type {
   WorkerConfig,
   WorkerSnapshot,
 } from './shared/protocol.js';
+import { pinProcess, type PinRole } from './pin.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the sources are transpiled for the child processes; `BENCH_BUILD_DIR` keeps two runs from sharing one. */
@@ -194,16 +195,37 @@ class Child {
   }
 }
 
-function forkChild(name: string, file: string, arg: object, execArgv: string[]): ChildProcess {
+/** Forks a child; with `pin`, pins it (`--pin`) before it gets to its own code, or kills it and throws. */
+function forkChild(name: string, file: string, arg: object, execArgv: string[], pin: PinRole | null): ChildProcess {
   installHandlers();
   const env = { ...process.env };
   delete env.NODE_OPTIONS; // no TypeScript loader in the measured processes
-  return fork(path.join(BUILD_DIR, file), [JSON.stringify(arg)], {
+  const proc = fork(path.join(BUILD_DIR, file), [JSON.stringify(arg)], {
     execArgv,
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'json',
   });
+  if (pin) {
+    try {
+      pinProcess(proc.pid!, pin, name);
+    } catch (err) {
+      proc.kill('SIGKILL');
+      throw err;
+    }
+  }
+  return proc;
+}
+
+/** `--pin`: pins again once the child is up, so a thread it started while taskset ran is pinned and checked too. */
+function repin(c: Child, pin: PinRole | null): void {
+  if (!pin) return;
+  try {
+    pinProcess(c.pid, pin, c.name);
+  } catch (err) {
+    c.kill();
+    throw err;
+  }
 }
 
 /** A target server process. */
@@ -232,6 +254,8 @@ export class TargetProc extends Child {
 export interface TargetStartOptions {
   /** Write a CPU profile to this file (the directory is created). */
   profileFile?: string;
+  /** `--pin`: run the target on CPU 0. */
+  pin?: boolean;
 }
 
 export async function startTarget(name: TargetName, config: TargetConfig, options: TargetStartOptions = {}): Promise<TargetProc> {
@@ -246,8 +270,10 @@ export async function startTarget(name: TargetName, config: TargetConfig, option
       '--cpu-prof-interval=250',
     );
   }
-  const t = new TargetProc(name, forkChild(name, `bench/targets/${name}.js`, config, execArgv));
+  const pin = options.pin ? 'server' : null;
+  const t = new TargetProc(name, forkChild(name, `bench/targets/${name}.js`, config, execArgv, pin));
   const ready = await t.ready;
+  repin(t, pin);
   t.port = ready.port as number;
   return t;
 }
@@ -279,16 +305,18 @@ export class WorkerProc extends Child {
  * Forks `count` generator workers against `port`, or, given several ports (several target
  * processes), each worker spreads its connections over all of them, round-robin.
  */
-export async function startWorkers(count: number, port: number | number[], addrs: number, path_ = '/cometd'): Promise<WorkerProc[]> {
+export async function startWorkers(count: number, port: number | number[], addrs: number, path_ = '/cometd', options: { pin?: boolean } = {}): Promise<WorkerProc[]> {
   buildChildren();
   const sourceAddrs = Array.from({ length: Math.max(0, addrs) }, (_, i) => `127.0.0.${i + 2}`);
   const ports = Array.isArray(port) ? port : [];
   const workers: WorkerProc[] = [];
+  const pin = options.pin ? 'generator' : null;
   for (let i = 0; i < count; i++) {
     const cfg: WorkerConfig = { host: '127.0.0.1', port: ports[0] ?? (port as number), ports, path: path_, addrs: sourceAddrs, index: i };
-    workers.push(new WorkerProc(`generator-${i}`, forkChild(`generator-${i}`, 'bench/gen/worker.js', cfg, [])));
+    workers.push(new WorkerProc(`generator-${i}`, forkChild(`generator-${i}`, 'bench/gen/worker.js', cfg, [], pin)));
   }
   await Promise.all(workers.map((w) => w.ready));
+  for (const w of workers) repin(w, pin);
   return workers;
 }
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { BenchConfig } from './config.js';
 import { ROOT } from './harness.js';
 import { cpuNote, MachineCpu } from './machine-cpu.js';
-import { fmt, machine, markdownTable, medians, textTable, writeBetweenMarkers, type Runs, type Table } from './report.js';
+import { fmt, machine, markdownTable, medians, pinSetting, textTable, writeBetweenMarkers, type Runs, type Table } from './report.js';
 import { runScenario } from './run-scenario.js';
 import type { Log, Metrics } from './scenarios/common.js';
 import { fanoutScenario } from './scenarios/fanout.js';
@@ -84,10 +84,10 @@ export async function metricsCompare(cfg: BenchConfig, log: Log = (l) => process
     const block = [
       `_Written by \`npm run bench -- metrics\` on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC._`,
       '',
-      `Machine: ${machine()}.`,
+      `Machine: ${machine(c.pin)}.`,
       '',
       `Settings: rounds ${c.rounds} (medians; which target runs first alternates round by round), ${c.workers} generator processes, ${c.addrs} source addresses, ` +
-        `hold timeout ${c.timeout / 1000} s; fan-out sizes ${c.fanSizes.join(', ')}; steady ${c.steadyCount} messages at ${c.steadyRate}/s; ` +
+        `hold timeout ${c.timeout / 1000} s${pinSetting(c)}; fan-out sizes ${c.fanSizes.join(', ')}; steady ${c.steadyCount} messages at ${c.steadyRate}/s; ` +
         `${c.bursts} bursts of ~${c.burstDeliveries.toLocaleString('en-US')} deliveries. “Metrics on”: \`createMetrics(bayeux)\` and a scrape of the registry every second in the server process.`,
       '',
       markdownTable(v),

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { BenchConfig } from './config.js';
+import { PIN_NOTE } from './pin.js';
 import type { MetricRow, Metrics, Scenario } from './scenarios/common.js';
 import type { TargetName } from './shared/protocol.js';
 
@@ -205,17 +206,32 @@ export function goalsMarkdown(rows: GoalRow[]): string {
   return markdownTable({ head: ['figure', 'issue-3 target', 'measured (medians)', 'status'], rows: rows.map((g) => [g.figure, g.goal, g.measured, g.met]) }, false);
 }
 
-export function machine(): string {
+/** `pin`: the run's `--pin` (`cfg.pin`), so pinned figures are never read as shared-core ones. */
+export function machine(pin = false): string {
   const cpus = os.cpus();
   return (
     `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
-    `${os.type()} ${os.release()}, Node ${process.version}; generator and server share the cores`
+    `${os.type()} ${os.release()}, Node ${process.version}; ${pin ? PIN_NOTE : 'generator and server share the cores'}`
   );
+}
+
+/** For a settings line: `; server pinned to CPU 0, generator to CPU 1 (--pin)` when pinned, else nothing. */
+export function pinSetting(cfg: BenchConfig): string {
+  return cfg.pin ? `; ${PIN_NOTE} (\`--pin\`)` : '';
+}
+
+/**
+ * For a section's "Medians of …" line: once any section of a block was run with `--pin`,
+ * each says whether it was, since sections not rerun keep the tables of an earlier run.
+ */
+export function pinSection(pinned: boolean, anyPinned: boolean): string {
+  if (!anyPinned) return '';
+  return pinned ? ` Server pinned to CPU 0, generator to CPU 1 (\`--pin\`).` : ' Generator and server shared the cores (no `--pin`).';
 }
 
 export function configSummary(cfg: BenchConfig): string {
   return [
-    `rounds ${cfg.rounds} (medians; targets alternate A B C D A B C D …), ${cfg.workers} generator processes, ${cfg.addrs} source addresses`,
+    `rounds ${cfg.rounds} (medians; targets alternate A B C D A B C D …), ${cfg.workers} generator processes, ${cfg.addrs} source addresses${pinSetting(cfg)}`,
     `hold timeout ${cfg.timeout / 1000} s for all targets; heartbeat timeout ${cfg.hbTimeout / 1000} s, window ${cfg.hbWindow / 1000} s`,
     `idle sizes ${cfg.idleSizes.join(', ')}; heartbeat sizes ${cfg.hbSizes.join(', ')}`,
     `fan-out sizes ${cfg.fanSizes.join(', ')}; steady ${cfg.steadyCount} messages at ${cfg.steadyRate}/s; ${cfg.bursts} bursts of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries, ${cfg.burstMode === 'tick' ? 'each burst published in one synchronous loop' : 'one publish per event-loop turn'}`,

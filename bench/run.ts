@@ -34,6 +34,7 @@ import {
   machine,
   markdownTable,
   medians,
+  pinSection,
   scenarioTable,
   textTable,
   writeBetweenMarkers,
@@ -72,15 +73,17 @@ interface SavedOutcome {
   runs: Record<string, (Record<string, number | null>)[]>;
   failures: string[];
   cpu?: CpuSplit | null;
+  /** Run with `--pin` (absent: saved before the flag existed, unpinned). */
+  pinned?: boolean;
 }
 
-function saveOutcome(o: ScenarioOutcome, date: Date): void {
+function saveOutcome(o: ScenarioOutcome, date: Date, pinned: boolean): void {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const saved: SavedOutcome = { date: date.toISOString(), runs: Object.fromEntries(o.runs), failures: o.failures, cpu: o.cpu };
+  const saved: SavedOutcome = { date: date.toISOString(), runs: Object.fromEntries(o.runs), failures: o.failures, cpu: o.cpu, pinned };
   fs.writeFileSync(path.join(RESULTS_DIR, `${o.scenario.name}.json`), JSON.stringify(saved, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)));
 }
 
-function loadOutcome(scenario: Scenario): (ScenarioOutcome & { date: string }) | null {
+function loadOutcome(scenario: Scenario): (ScenarioOutcome & { date: string; pinned: boolean }) | null {
   const file = path.join(RESULTS_DIR, `${scenario.name}.json`);
   if (!fs.existsSync(file)) return null;
   const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as SavedOutcome;
@@ -91,7 +94,7 @@ function loadOutcome(scenario: Scenario): (ScenarioOutcome & { date: string }) |
       rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ?? NaN]))),
     );
   }
-  return { scenario, runs, medians: medians(runs), failures: saved.failures, cpu: saved.cpu ?? null, date: saved.date };
+  return { scenario, runs, medians: medians(runs), failures: saved.failures, cpu: saved.cpu ?? null, date: saved.date, pinned: saved.pinned ?? false };
 }
 
 async function compare(cfg: BenchConfig): Promise<void> {
@@ -100,7 +103,7 @@ async function compare(cfg: BenchConfig): Promise<void> {
   const wanted =
     cfg.scenarios === 'none' ? [] : cfg.scenarios ? cfg.scenarios.split(',').map((s) => SCENARIOS[s.trim()]?.name ?? s.trim()) : order.map((s) => s.name);
   for (const w of wanted) if (!order.some((s) => s.name === w)) throw new Error(`unknown scenario ${w}`);
-  const outcomes: (ScenarioOutcome & { date: string })[] = [];
+  const outcomes: (ScenarioOutcome & { date: string; pinned: boolean })[] = [];
   const started = new Date();
   for (const s of order) {
     if (!wanted.includes(s.name)) {
@@ -114,8 +117,8 @@ async function compare(cfg: BenchConfig): Promise<void> {
     process.stderr.write(`== ${s.title}\n`);
     const date = new Date();
     const o = await runScenario(s, cfg);
-    saveOutcome(o, date);
-    outcomes.push({ ...o, date: date.toISOString() });
+    saveOutcome(o, date, cfg.pin);
+    outcomes.push({ ...o, date: date.toISOString(), pinned: cfg.pin });
     printOutcome(o, cfg);
   }
   const all = new Map(outcomes.map((o) => [o.scenario.name, o.medians]));
@@ -126,7 +129,7 @@ async function compare(cfg: BenchConfig): Promise<void> {
       `_Written by \`npm run bench -- compare\` on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC` +
         (outcomes.length > wanted.length ? '; scenarios not rerun keep the tables of their last run (dates below)._' : '._'),
       '',
-      `Machine: ${machine()}.`,
+      `Machine: ${machine(cfg.pin)}.`,
       '',
       'Settings:',
       '',
@@ -139,7 +142,8 @@ async function compare(cfg: BenchConfig): Promise<void> {
       ...outcomes.flatMap((o) => [
         `### ${o.scenario.title} (\`${o.scenario.name}\`)`,
         '',
-        `Medians of ${Math.max(...[...o.runs.values()].map((r) => r.length))} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.`,
+        `Medians of ${Math.max(...[...o.runs.values()].map((r) => r.length))} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.` +
+          pinSection(o.pinned, outcomes.some((x) => x.pinned)),
         '',
         cpuNote(o.cpu),
         '',
@@ -186,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
     // Tables go to docs/scaling.md (--doc to choose another file); a quick run writes none unless --doc is given.
     const { config } = parseArgs(argv.slice(1), process.env, { rounds: 1, doc: 'docs/scaling.md' });
     if ((argv.includes('--quick') || process.env.BENCH_QUICK === '1') && !argv.some((a) => a.startsWith('--doc'))) config.doc = '';
+    if (config.pin) throw new Error('--pin: redis-designs runs its sessions in this process; there is no server or generator process to pin');
     process.stderr.write(`machine: ${machine()}\n`);
     return (await redisDesigns(config)) > 0 ? 2 : 0;
   }
@@ -194,7 +199,9 @@ async function main(argv: string[]): Promise<number> {
     const { config } = parseArgs(argv.slice(1), process.env, name === 'websocket' && quick ? WS_QUICK : {});
     // A quick run does not overwrite the measured tables unless --doc is given.
     if (quick && !argv.some((a) => a.startsWith('--doc'))) config.doc = '';
-    process.stderr.write(`machine: ${machine()}\n`);
+    // redis and scale100k start processes of their own (and Redis) that --pin does not place.
+    if (config.pin && (name === 'redis' || name === 'scale100k')) throw new Error(`--pin: not supported by ${name} (websocket, metrics, compare and the single scenarios are)`);
+    process.stderr.write(`machine: ${machine(config.pin)}\n`);
     if (name === 'redis') return (await redisCompare(config)) > 0 ? 2 : 0;
     if (name === 'websocket') return (await websocketCompare(config)) > 0 ? 2 : 0;
     if (name === 'metrics') return (await metricsCompare(config)) > 0 ? 2 : 0;
@@ -216,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // One round for a single scenario unless asked; compare keeps its default of three.
   const { config } = parseArgs(argv.slice(1), process.env, single ? { rounds: 1 } : {});
-  process.stderr.write(`machine: ${machine()}\n`);
+  process.stderr.write(`machine: ${machine(config.pin)}\n`);
   if (single) {
     if (name !== 'compare' && !argv.some((a) => a.startsWith('--doc'))) config.doc = '';
     const o = await runScenario(single, config);

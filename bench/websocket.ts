@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { BenchConfig } from './config.js';
 import { killAllChildren, ROOT } from './harness.js';
 import { cpuNote, MachineCpu, type CpuSplit } from './machine-cpu.js';
-import { fmt, machine, markdownTable, median, textTable, writeBetweenMarkers, type Table } from './report.js';
+import { fmt, machine, markdownTable, median, pinSection, pinSetting, textTable, writeBetweenMarkers, type Table } from './report.js';
 import type { Log, Metrics } from './scenarios/common.js';
 import { WS_SCENARIOS, WS_VARIANTS, wsVariants, type WsScenario, type WsVariant } from './scenarios/websocket.js';
 
@@ -39,6 +39,8 @@ export interface WsOutcome {
   failures: string[];
   cpu: CpuSplit | null;
   date: string;
+  /** Run with `--pin`. */
+  pinned: boolean;
 }
 
 /** Runs one scenario `rounds` times over every variant, alternating. */
@@ -61,7 +63,7 @@ export async function runWsScenario(scenario: WsScenario, cfg: BenchConfig, log:
       }
     }
   }
-  return { scenario, runs, medians: wsMedians(runs), failures, cpu: cpu.finish(), date };
+  return { scenario, runs, medians: wsMedians(runs), failures, cpu: cpu.finish(), date, pinned: cfg.pin };
 }
 
 function ratio(a: number | undefined, b: number | undefined): number | undefined {
@@ -174,7 +176,7 @@ export function wsGoals(cfg: BenchConfig, all: Map<string, Map<WsVariant, Metric
 
 function settings(cfg: BenchConfig): string {
   return [
-    `rounds ${cfg.rounds} (medians; the variants alternate round by round), ${cfg.workers} generator processes, ${cfg.addrs} source addresses, hold timeout ${cfg.timeout / 1000} s`,
+    `rounds ${cfg.rounds} (medians; the variants alternate round by round), ${cfg.workers} generator processes, ${cfg.addrs} source addresses, hold timeout ${cfg.timeout / 1000} s${pinSetting(cfg)}`,
     `variants: ${wsVariants(cfg).map((v) => `${v} (${WS_VARIANTS[v].label})`).join(', ')}`,
     `WebSocket clients: one socket each, \`ws\` on both sides except Faye's server (faye-websocket); no compression`,
     `idle sizes ${cfg.wsIdleSizes.join(', ')}; fan-out sizes ${cfg.wsFanSizes.join(', ')}; steady ${cfg.steadyCount} messages at ${cfg.steadyRate}/s; ` +
@@ -189,11 +191,13 @@ interface Saved {
   runs: Record<string, (Record<string, number | null>)[]>;
   failures: string[];
   cpu: CpuSplit | null;
+  /** Absent in results saved before `--pin` existed (unpinned). */
+  pinned?: boolean;
 }
 
 function save(o: WsOutcome): void {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const body: Saved = { date: o.date, runs: Object.fromEntries(o.runs), failures: o.failures, cpu: o.cpu };
+  const body: Saved = { date: o.date, runs: Object.fromEntries(o.runs), failures: o.failures, cpu: o.cpu, pinned: o.pinned };
   fs.writeFileSync(
     path.join(RESULTS_DIR, `websocket-${o.scenario.name}.json`),
     JSON.stringify(body, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v)),
@@ -208,7 +212,7 @@ function load(scenario: WsScenario): WsOutcome | null {
   for (const [v, rounds] of Object.entries(saved.runs)) {
     runs.set(v as WsVariant, rounds.map((r) => Object.fromEntries(Object.entries(r).map(([k, x]) => [k, x ?? NaN]))));
   }
-  return { scenario, runs, medians: wsMedians(runs), failures: saved.failures, cpu: saved.cpu, date: saved.date };
+  return { scenario, runs, medians: wsMedians(runs), failures: saved.failures, cpu: saved.cpu, date: saved.date, pinned: saved.pinned ?? false };
 }
 
 /** `npm run bench -- websocket`. Returns the number of failed runs. */
@@ -253,7 +257,7 @@ export async function websocketCompare(cfg: BenchConfig, log: Log = (l) => proce
       `_Written by \`npm run bench -- websocket\` on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC` +
         (wanted.length < names.length ? '; parts not rerun keep the tables of their last run (dates below)._' : '._'),
       '',
-      `Machine: ${machine()}.`,
+      `Machine: ${machine(cfg.pin)}.`,
       '',
       'Settings:',
       '',
@@ -266,7 +270,7 @@ export async function websocketCompare(cfg: BenchConfig, log: Log = (l) => proce
       ...tables.flatMap(({ o, table }) => [
         `#### ${o.scenario.title} (\`websocket\`, \`${o.scenario.name}\`)`,
         '',
-        `Medians of ${rounds(o)} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.`,
+        `Medians of ${rounds(o)} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.` + pinSection(o.pinned, outcomes.some((x) => x.pinned)),
         '',
         cpuNote(o.cpu),
         '',

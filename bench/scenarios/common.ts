@@ -64,7 +64,7 @@ export async function withRig<T>(
   }
   let target: TargetProc;
   try {
-    target = await startTarget(name, tc, { profileFile });
+    target = await startTarget(name, tc, { profileFile, pin: cfg.pin });
   } catch (err) {
     await redis?.stop();
     throw err;
@@ -82,7 +82,7 @@ export async function withRig<T>(
     }
   };
   try {
-    workers = await startWorkers(cfg.workers, target.port, cfg.addrs, PATH);
+    workers = await startWorkers(cfg.workers, target.port, cfg.addrs, PATH, { pin: cfg.pin });
     return await fn({ target, workers, gen: new Generator(workers), redis, profiled });
   } finally {
     await Promise.all(workers.map((w) => w.stop(5000)));
