@@ -28,11 +28,22 @@ export interface SubscriptionHandle {
 const STATES = { 1: 'unconnected', 2: 'connecting', 3: 'connected', 4: 'disconnected' } as const;
 type FayeState = (typeof STATES)[keyof typeof STATES];
 
+/** A message the dispatcher sends until answered: its retry timer and its request in flight. */
+interface FayeEnvelope {
+  timer?: NodeJS.Timeout | null;
+  request?: Promise<{ abort?(): void } | undefined> | null;
+}
+
 /** The internals read or stopped here (no public API for them). */
 interface FayeInternals {
   _state: keyof typeof STATES;
   _advice: { reconnect: string };
-  _dispatcher: { close(): void; connectionType?: string };
+  _dispatcher: {
+    close(): void;
+    unbind(eventType: string): void;
+    connectionType?: string;
+    _envelopes: Map<string, FayeEnvelope>;
+  };
 }
 
 const clients = new Set<FayeClient>();
@@ -148,6 +159,14 @@ export class FayeClient {
    * Disconnects, bounded, never throws (cleanup after each test). If the client is not
    * connected or the server did not answer, it is stopped by hand: Faye would otherwise
    * go on resending (every `retry` seconds, for ever) or re-handshaking.
+   *
+   * The hard stop also has to outlive a reply still in flight (typically a handshake):
+   * Faye applies a late reply's advice and callback even to a disconnected client, so a
+   * denied handshake made it `unconnected` with a re-handshake scheduled and a successful
+   * one made it connected again, with a transport, after this returned. Once its server
+   * stopped, such a client resent for ever against the closed port (a timer every `retry`
+   * seconds that kept the process alive). So the dispatcher stops listening for replies
+   * and drops every unanswered message, with its retry timer and its request.
    */
   async close(): Promise<void> {
     clients.delete(this);
@@ -162,6 +181,14 @@ export class FayeClient {
     const internals = this.client as unknown as FayeInternals;
     internals._state = 4;
     internals._advice.reconnect = 'none';
-    internals._dispatcher.close();
+    const dispatcher = internals._dispatcher;
+    dispatcher.unbind('message');
+    for (const envelope of dispatcher._envelopes.values()) {
+      if (envelope.timer) clearTimeout(envelope.timer);
+      // An aborted request's error finds no envelope left, so it schedules no retry.
+      void envelope.request?.then((req) => req?.abort?.());
+    }
+    dispatcher._envelopes.clear();
+    dispatcher.close();
   }
 }

@@ -1,11 +1,15 @@
 /**
- * Root hook (registered in .mocharc.json) for runs without a forced exit (`npx mocha
- * --no-exit`), where a leaked timer, socket or Redis connection keeps the process alive. A
- * few seconds after the last test, this prints what is still holding it and exits with code
- * 1, so a leak fails the run with its cause named instead of hanging. The timer is unref'd:
- * a clean suite exits before it fires. The suite itself still forces the exit: fresh-clone
- * runs (not runs in a used checkout) have twice found a lone Timeout (no handle) alive 5 s
- * after the last spec, not yet traced.
+ * Root hook (registered in .mocharc.json): the suite runs without a forced exit (`"exit":
+ * false`), so a leaked timer, socket or Redis connection keeps the process alive. A few
+ * seconds after the last test, this prints what is still holding it and exits with code 1,
+ * so a leak fails the run with its cause named instead of hanging. The timer is unref'd: a
+ * clean suite exits before it fires.
+ *
+ * The lone Timeout that once made the suite force its exit was a Faye client's dispatcher
+ * retry timer: FayeClient.close() stopped a client whose handshake was still in flight, and
+ * the late reply (a denied handshake in security-policy's "interval 0" storm) brought it
+ * back to re-handshake against the stopped server every `retry` seconds. The hard stop in
+ * spec/support/faye-client.ts now ignores late replies and drops pending messages.
  */
 import type { AddressInfo } from 'node:net';
 
