@@ -1,11 +1,12 @@
 /**
- * `npm run bench -- redis`: bayeux-server on the Redis engine against itself on the
- * in-memory engine and against its Redis peer, Faye on faye-redis, one process each.
+ * `npm run bench -- redis`: bayeux-server on the Redis engine (`bayeux-redis`, and
+ * `bayeux-redis-logs` with `fanout: 'logs'`) against itself on the in-memory engine and
+ * against its Redis peer, Faye on faye-redis, one process each.
  *
- * - fan-out and publish (the scenarios of `compare`), the three targets alternating round
- *   by round (each Redis target on a fresh redis-server per run), medians, ratios Redis
- *   engine ÷ in-memory and ÷ faye-redis; the Redis side measured from Redis (`INFO`: CPU,
- *   script calls, commands) for both Redis targets, since Redis shares the cores. The
+ * - fan-out and publish (the scenarios of `compare`), the four targets alternating round
+ *   by round (each Redis target on a fresh redis-server per run), medians, ratios of each
+ *   Redis engine ÷ in-memory and ÷ faye-redis; the Redis side measured from Redis (`INFO`: CPU,
+ *   script calls, commands) for every Redis target, since Redis shares the cores. The
  *   issue-14 targets for the burst fan-out are checked on the medians. faye-redis loses
  *   messages; a fan-out run reports them lost and goes on.
  * - Redis round trips per publish (bayeux-server only: the count names our engine's scripts
@@ -34,11 +35,23 @@ import type { TargetName } from './shared/protocol.js';
 const RESULTS_DIR = path.join(ROOT, '.bench-out', 'results');
 const MEM: TargetName = 'bayeux';
 const RED: TargetName = 'bayeux-redis';
+/** The Redis engine with `fanout: 'logs'` (issue 14). */
+const LOGS: TargetName = 'bayeux-redis-logs';
 /** The peer on Redis: Faye 1.4.3 on faye-redis 0.2.0. */
 const PEER: TargetName = 'faye-redis';
 /** What fan-out and publish run, alternating round by round. */
-const ENGINE_TARGETS: TargetName[] = [MEM, RED, PEER];
-const COLUMN: Partial<Record<TargetName, string>> = { [MEM]: 'in-memory engine', [RED]: 'Redis engine', [PEER]: 'Faye on faye-redis' };
+const ENGINE_TARGETS: TargetName[] = [MEM, RED, LOGS, PEER];
+const COLUMN: Partial<Record<TargetName, string>> = {
+  [MEM]: 'in-memory engine',
+  [RED]: 'Redis engine',
+  [LOGS]: 'Redis engine, logs',
+  [PEER]: 'Faye on faye-redis',
+};
+/** Our Redis targets, as the verdicts and (short) the ratio columns name them. */
+const OURS: [TargetName, string, string][] = [
+  [RED, 'Redis engine', 'Redis'],
+  [LOGS, 'Redis engine (logs)', 'Redis logs'],
+];
 /** Issue 14: burst fan-out deliveries/s of the Redis engine, at least this × the in-memory engine's… */
 const MIN_VS_MEMORY = 0.5;
 /** …and at least this × Faye on faye-redis's. */
@@ -76,19 +89,18 @@ function ratio(a: number | undefined, b: number | undefined): string {
 }
 
 /**
- * Rows: metrics; columns: in-memory, Redis engine, faye-redis (those that ran), then Redis
- * engine ÷ in-memory and ÷ faye-redis.
+ * Rows: metrics; columns: in-memory, Redis engine (queues, logs), faye-redis (those that
+ * ran), then each Redis engine ÷ in-memory and ÷ faye-redis.
  */
 export function engineTable(scenario: Scenario, cfg: BenchConfig, med: Map<TargetName, Metrics>): Table {
   const cols = ENGINE_TARGETS.filter((t) => med.has(t));
-  const over = [MEM, PEER].filter((t) => t !== RED && med.has(t));
+  const over = [MEM, PEER].filter((t) => med.has(t));
+  const pairs = OURS.filter(([t]) => med.has(t)).flatMap(([t, , short]) => over.map((o) => ({ t, o, head: `${short} ÷ ${o === MEM ? 'in-memory' : 'faye-redis'}` })));
   const rows = [...scenario.rows(cfg), ...extraRows(scenario, cfg)].map((r) => {
     const label = r.unit && r.unit !== '×' ? `${r.label} (${r.unit})` : r.label;
-    const red = med.get(RED)?.[r.key];
-    return [label, ...cols.map((t) => fmt(med.get(t)?.[r.key], r.digits)), ...over.map((t) => ratio(red, med.get(t)?.[r.key]))];
+    return [label, ...cols.map((t) => fmt(med.get(t)?.[r.key], r.digits)), ...pairs.map((p) => ratio(med.get(p.t)?.[r.key], med.get(p.o)?.[r.key]))];
   });
-  const ratioHead = (t: TargetName): string => (t === MEM ? 'Redis ÷ in-memory' : 'Redis ÷ faye-redis');
-  return { head: ['metric', ...cols.map((t) => COLUMN[t] ?? t), ...over.map(ratioHead)], rows };
+  return { head: ['metric', ...cols.map((t) => COLUMN[t] ?? t), ...pairs.map((p) => p.head)], rows };
 }
 
 /**
@@ -101,27 +113,34 @@ export function verdicts(cfg: BenchConfig, med: Map<TargetName, Metrics>): Table
   const q = (a: number, b: number): number => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN);
   const status = (x: number, ok: boolean): string => (Number.isFinite(x) ? (ok ? 'met' : 'NOT met') : 'not measured');
   const rate = (v: number): string => `${fmt(v, 0)}/s`;
+  // The queues engine always (not measured when it did not run); the logs engine when it ran.
+  const ours = OURS.filter(([t]) => t === RED || med.has(t));
   const rows = cfg.fanSizes.flatMap((s) => {
     const key = `burstDeliveriesPerSec@${s}`;
-    const red = get(RED, key);
-    const vsMem = q(red, get(MEM, key));
-    const vsPeer = q(red, get(PEER, key));
     const peerLost = get(PEER, `lostShare@${s}`);
-    const lost = get(RED, `lost@${s}`);
-    const cpu = [RED, PEER].map((t) => get(t, `burstRedisCpuPerDelivery@${s}`));
+    const cpu = [...ours.map(([t]) => t), PEER].map((t) => get(t, `burstRedisCpuPerDelivery@${s}`));
+    const cpuNames = [...ours.map(([, name]) => name), 'faye-redis'];
     return [
-      [`burst, ${s} subs: deliveries/s, Redis engine ÷ in-memory`, `≥ ×${MIN_VS_MEMORY.toFixed(2)}`, `×${fmt(vsMem, 2)} (${rate(red)} vs ${rate(get(MEM, key))})`, status(vsMem, vsMem >= MIN_VS_MEMORY)],
-      [
-        `burst, ${s} subs: deliveries/s, Redis engine ÷ faye-redis`,
-        `≥ ×${MIN_VS_PEER.toFixed(2)}`,
-        `×${fmt(vsPeer, 2)} (${rate(red)} vs ${rate(get(PEER, key))}; faye-redis lost ${fmt(peerLost, 1)} % of its deliveries)`,
-        status(vsPeer, vsPeer >= MIN_VS_PEER),
-      ],
-      [`${s} subs: deliveries lost, Redis engine`, '0', fmt(lost, 0), status(lost, lost === 0)],
+      ...ours.flatMap(([t, name]) => {
+        const red = get(t, key);
+        const vsMem = q(red, get(MEM, key));
+        const vsPeer = q(red, get(PEER, key));
+        const lost = get(t, `lost@${s}`);
+        return [
+          [`burst, ${s} subs: deliveries/s, ${name} ÷ in-memory`, `≥ ×${MIN_VS_MEMORY.toFixed(2)}`, `×${fmt(vsMem, 2)} (${rate(red)} vs ${rate(get(MEM, key))})`, status(vsMem, vsMem >= MIN_VS_MEMORY)],
+          [
+            `burst, ${s} subs: deliveries/s, ${name} ÷ faye-redis`,
+            `≥ ×${MIN_VS_PEER.toFixed(2)}`,
+            `×${fmt(vsPeer, 2)} (${rate(red)} vs ${rate(get(PEER, key))}; faye-redis lost ${fmt(peerLost, 1)} % of its deliveries)`,
+            status(vsPeer, vsPeer >= MIN_VS_PEER),
+          ],
+          [`${s} subs: deliveries lost, ${name}`, '0', fmt(lost, 0), status(lost, lost === 0)],
+        ];
+      }),
       [
         `burst, ${s} subs: Redis CPU per delivery`,
         'reported',
-        `Redis engine ${fmt(cpu[0], 2)} µs, faye-redis ${fmt(cpu[1], 2)} µs`,
+        cpu.map((c, i) => `${cpuNames[i]} ${fmt(c, 2)} µs`).join(', '),
         cpu.every((c) => Number.isFinite(c)) ? 'reported' : 'not measured',
       ],
     ];
@@ -297,8 +316,8 @@ function toRuns(saved: Record<string, (Record<string, number | null> | Metrics)[
 
 function settings(cfg: BenchConfig, redisVersion: string): string {
   return [
-    `rounds ${cfg.rounds} (medians; the three targets alternate), ${cfg.workers} generator processes, ${cfg.addrs} source addresses, hold timeout ${cfg.timeout / 1000} s`,
-    `one server process per target; bayeux-server's Redis engine and Faye 1.4.3's faye-redis 0.2.0 (on redis@3.1.2) each on redis-server ${redisVersion} (no persistence, started by the bench on a loopback port, a fresh one per run), engine options at their defaults`,
+    `rounds ${cfg.rounds} (medians; the targets alternate), ${cfg.workers} generator processes, ${cfg.addrs} source addresses, hold timeout ${cfg.timeout / 1000} s`,
+    `one server process per target; bayeux-server's Redis engine (default \`fanout: 'queues'\`, and \`fanout: 'logs'\`) and Faye 1.4.3's faye-redis 0.2.0 (on redis@3.1.2) each on redis-server ${redisVersion} (no persistence, started by the bench on a loopback port, a fresh one per run), engine options at their defaults`,
     `fan-out sizes ${cfg.fanSizes.join(', ')}; steady ${cfg.steadyCount} messages at ${cfg.steadyRate}/s; ${cfg.bursts} bursts of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries, each published in one synchronous loop`,
     `publish: ${cfg.publishers} publishers × ${cfg.subsPerChannel} subscribers for ${cfg.pubDuration / 1000} s`,
     `fan-out and publish: a wait for deliveries ends after ${cfg.drainTimeout / 1000} s, or after ${cfg.drainStall / 1000} s without one; what is missing then is counted lost`,
@@ -328,7 +347,7 @@ export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.s
   const outcomes: { scenario: Scenario; med: Map<TargetName, Metrics>; rounds: number; date: string; failures: string[]; cpu: CpuSplit | null }[] = [];
   for (const scenario of [fanoutScenario, publishScenario]) {
     if (wanted.includes(scenario.name)) {
-      log(`== ${scenario.title}: in-memory vs Redis engine vs faye-redis`);
+      log(`== ${scenario.title}: in-memory vs Redis engine (queues, logs) vs faye-redis`);
       const date = new Date().toISOString();
       const o: ScenarioOutcome = await runScenario(scenario, c, log);
       failures += o.failures.length;
@@ -410,7 +429,7 @@ export async function redisCompare(cfg: BenchConfig, log: Log = (l) => process.s
           ]
         : []),
       ...tables.flatMap(({ o, table }) => [
-        `#### ${o.scenario.title} (\`${o.scenario.name}\`), in-memory vs Redis engine vs faye-redis`,
+        `#### ${o.scenario.title} (\`${o.scenario.name}\`), in-memory vs Redis engine (queues, logs) vs faye-redis`,
         '',
         `Medians of ${o.rounds} round(s), run ${o.date.slice(0, 16).replace('T', ' ')} UTC.` +
           (o.med.has(PEER)

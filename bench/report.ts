@@ -52,6 +52,7 @@ const TARGET_LABEL: Record<TargetName, string> = {
   cometd: 'cometd-nodejs-server 1.2.1',
   limit: 'bare node:http (limit)',
   'bayeux-redis': 'bayeux-server, Redis engine',
+  'bayeux-redis-logs': "bayeux-server, Redis engine, fanout 'logs'",
   'faye-redis': 'Faye 1.4.3 on faye-redis 0.2.0',
   'bare-ws': 'bare ws (limit)',
   'bayeux-metrics': 'bayeux-server, metrics on',

@@ -8,12 +8,25 @@
  * session gets the newest maxQueue and a report of exactly what it lost; a take returns at
  * most maxQueue); the sweeper trimming what every subscriber has read; per-publisher order
  * across three engines; unsubscribe, destroy and the subscriber count.
+ *
+ * Step 2 (process reads): a publish sends one notice per log, not per session, and each
+ * process reads a log once for all the sessions it holds (counted with MONITOR); the races
+ * between holds, subscriptions and notices, made to happen every time with a relay that
+ * holds bytes back (spec/support/stalling-relay.ts); two processes holding one session;
+ * overlapping subscriptions; streaming and long-polling holds.
  */
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import type { EngineListener, SessionRemovedReason } from '../engine.js';
+import { keysOverlap } from '../lib/engines/redis/keys-overlap.js';
+import { LOG_SCRIPTS } from '../lib/engines/redis/log-scripts.js';
 import { RedisEngine } from '../lib/engines/redis/redis-engine.js';
 import { RedisServer, stopAllRedisServers } from './support/redis-server.js';
+import { StallingRelay, closeAllStallingRelays } from './support/stalling-relay.js';
+import { CometDClient, closeAllCometDClients } from './support/cometd-client.js';
+import { FayeClient, closeAllFayeClients } from './support/faye-client.js';
+import { startWsServer, stopAllWsServers } from './support/websocket-server.js';
 import { waitUntil } from './support/wait.js';
 
 let server: RedisServer;
@@ -25,6 +38,8 @@ interface Node {
   wakes: string[];
   removed: [string, SessionRemovedReason][];
   overflows: [string, number][];
+  /** Called after each wake is recorded (a spec acting as the core). */
+  onWake?: (id: string) => void;
 }
 
 describe('redis engine, fan-out through channel logs', function () {
@@ -44,12 +59,16 @@ describe('redis engine, fan-out through channel logs', function () {
   afterEach(async function () {
     await Promise.all(nodes.splice(0).map((n) => n.engine.close()));
     await admin.quit();
+    await closeAllStallingRelays();
   });
 
-  async function node(prefix: string, options: { maxQueue?: number; sweepInterval?: number } = {}): Promise<Node> {
-    const n: Node = { engine: new RedisEngine({ url: server.url, prefix, fanout: 'logs' }), wakes: [], removed: [], overflows: [] };
+  async function node(prefix: string, options: { maxQueue?: number; sweepInterval?: number; url?: string } = {}): Promise<Node> {
+    const n: Node = { engine: new RedisEngine({ url: options.url ?? server.url, prefix, fanout: 'logs' }), wakes: [], removed: [], overflows: [] };
     const listener: EngineListener = {
-      wake: (id) => n.wakes.push(id),
+      wake: (id) => {
+        n.wakes.push(id);
+        n.onWake?.(id);
+      },
       sessionRemoved: (id, reason) => n.removed.push([id, reason]),
       queueOverflow: (id, dropped) => n.overflows.push([id, dropped]),
     };
@@ -284,5 +303,351 @@ describe('redis engine, fan-out through channel logs', function () {
     expect(await admin.hget(`${T}:subs`, '/e')).to.equal('1');
     expect(await admin.hexists(`${T}:subs`, '/only/**')).to.equal(0);
     expect(await a.engine.publish('/e', '"m"')).to.equal(1);
+  });
+
+  describe('notices per log and process reads (step 2)', function () {
+    /** Creates a session subscribed to `channels` and leaves its connect held by `n`. */
+    async function hold(n: Node, id: string, channels: string[]): Promise<void> {
+      await n.engine.createSession(id, 60_000);
+      expect(await n.engine.subscribe(id, channels, 10)).to.equal('ok');
+      await n.engine.beginConnect(id, true);
+      await n.engine.endConnect(id, 60_000, false);
+      expect((await n.engine.beginConnect(id, true))?.held, `${id} held`).to.equal(true);
+    }
+
+    /** Every command Redis ran while `fn` ran (MONITOR), scripts' own commands included (source 'lua'). */
+    async function commandsDuring(fn: () => Promise<void>): Promise<{ source: string; args: string[] }[]> {
+      const monitorBase = server.client();
+      const monitor = await monitorBase.monitor();
+      monitorBase.disconnect(); // monitor() opened its own connection
+      const seen: { source: string; args: string[] }[] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ source, args }));
+      try {
+        await admin.ping('mark-start');
+        await waitUntil(() => seen.some((c) => c.args[1] === 'mark-start'), 'MONITOR to see the start mark');
+        seen.length = 0;
+        await fn();
+        await admin.ping('mark-end');
+        await waitUntil(() => seen.some((c) => c.args[1] === 'mark-end'), 'MONITOR to see the end mark');
+      } finally {
+        monitor.disconnect();
+      }
+      return seen;
+    }
+
+    const named = <C extends { args: string[] }>(cmds: C[], name: string): C[] => cmds.filter((c) => c.args[0]!.toLowerCase() === name);
+
+    it('keysOverlap: two subscription keys can match a common channel', function () {
+      const yes: [string, string][] = [
+        ['/a/b', '/a/b'],
+        ['/a/*', '/a/b'],
+        ['/a/**', '/a/b/c'],
+        ['/a/*', '/a/**'],
+        ['/**', '/x/y'],
+        ['/a/**', '/a/b/**'],
+        ['/a/b/*', '/a/**'],
+        ['/*', '/**'],
+      ];
+      const no: [string, string][] = [
+        ['/a/b', '/a/c'],
+        ['/a/*', '/a/b/c'],
+        ['/a/*', '/b/*'],
+        ['/a/*', '/a/b/**'],
+        ['/a/**', '/a'],
+        ['/a/b/*', '/a/c/**'],
+        ['/*', '/a/b'],
+        ['/a', '/a/*'],
+      ];
+      for (const [a, b] of yes) {
+        expect(keysOverlap(a, b), `${a} and ${b}`).to.equal(true);
+        expect(keysOverlap(b, a), `${b} and ${a}`).to.equal(true);
+      }
+      for (const [a, b] of no) {
+        expect(keysOverlap(a, b), `${a} and ${b}`).to.equal(false);
+        expect(keysOverlap(b, a), `${b} and ${a}`).to.equal(false);
+      }
+    });
+
+    it('a publish to 300 held subscribers on 3 processes sends one notice per log, and each process reads each log once', async function () {
+      const prefix = nextPrefix();
+      const T = tag(prefix);
+      const [a, b, c, idle] = [await node(prefix), await node(prefix), await node(prefix), await node(prefix)];
+      const holders = [a, b, c];
+      const ids = Array.from({ length: 300 }, (_, k) => `m${k}`);
+      for (const [k, id] of ids.entries()) await hold(holders[k % 3]!, id, [k % 2 ? '/many/**' : '/many/x']);
+      for (const n of nodes) await n.engine.barrier();
+      for (const n of nodes) n.wakes.length = 0;
+      expect(a.engine.noticeChannels.sort(), 'a process listens once per log').to.deep.equal([`${T}:l:/many/**`, `${T}:l:/many/x`]);
+
+      const taken = new Map<string, string[]>();
+      const cmds = await commandsDuring(async () => {
+        expect(await idle.engine.publish('/many/x', '"burst"')).to.equal(300);
+        await waitUntil(() => a.wakes.length + b.wakes.length + c.wakes.length >= 300, 'every held session to be woken');
+        // Each process answers its woken holds, as the core does: a take that ends each one.
+        await Promise.all(
+          holders.map(async (n) => {
+            const got = await Promise.all(n.wakes.map((id) => n.engine.takeAndEnd(id, 60_000)));
+            n.wakes.forEach((id, k) => taken.set(id, [...(got[k] ?? [])]));
+          }),
+        );
+      });
+      for (const n of nodes) await n.engine.barrier();
+      expect(idle.wakes, 'a process holding no subscriber is not woken').to.deep.equal([]);
+      for (const n of holders) expect(n.wakes.sort()).to.deep.equal(ids.filter((_, k) => holders[k % 3] === n).sort());
+      expect(ids.every((id) => taken.get(id)?.length === 1 && taken.get(id)![0] === '"burst"'), 'each got the message once').to.equal(true);
+
+      const publishes = named(cmds, 'publish').filter((p) => p.args[1]!.startsWith(`${T}:l:`));
+      expect(publishes.map((p) => p.args[1]).sort(), 'one notice per log appended to').to.deep.equal([`${T}:l:/many/**`, `${T}:l:/many/x`]);
+      expect(
+        named(cmds, 'publish').filter((p) => p.source === 'lua'),
+        'no other notice from a script (no wake per holding process)',
+      ).to.have.length(2);
+      const xranges = named(cmds, 'xrange');
+      for (const log of ['/many/x', '/many/**']) {
+        const reads = xranges.filter((x) => x.args[1] === `${T}:l:${log}`).length;
+        expect(reads, `reads of ${log}: at most one per process, not one per session`).to.be.within(1, holders.length);
+      }
+      // Each process's read calls (lxRead, by its SHA-1), by connection: one or two (both logs at once, or one each).
+      const readSha = createHash('sha1').update(LOG_SCRIPTS.lxRead[1]).digest('hex');
+      const readsBy = new Map<string, number>();
+      for (const e of named(cmds, 'evalsha').filter((e) => e.args[1] === readSha)) readsBy.set(e.source, (readsBy.get(e.source) ?? 0) + 1);
+      expect(readsBy.size, 'every holding process read').to.equal(holders.length);
+      for (const [source, n] of readsBy) expect(n, `read calls from ${source}`).to.be.at.most(2);
+      expect(named(cmds, 'smembers'), "the publish looks at no subscriber's session").to.deep.equal([]);
+      // The holds ended with the takes, and the positions moved over the message.
+      for (const id of ['m0', 'm1', 'm2']) {
+        const [h, pos] = await admin.hmget(a.engine.sessionKey(id), 'h', `c:${id === 'm1' ? '/many/**' : '/many/x'}`);
+        expect(h, `${id} no longer held`).to.equal('');
+        expect(pos).to.match(/^\d+ 1$/);
+      }
+      expect(await a.engine.beginConnect('m0', true), 'nothing taken twice').to.deep.equal({ first: false, messages: null, held: true });
+    });
+
+    it('a session subscribing while held on another process gets the next publish at once', async function () {
+      const prefix = nextPrefix();
+      const T = tag(prefix);
+      const [a, b] = [await node(prefix), await node(prefix)];
+      await hold(a, 's', ['/first']);
+      await a.engine.barrier();
+      // Subscribed through process b while a holds the connect: b's script tells a.
+      expect(await b.engine.subscribe('s', ['/late'], 10)).to.equal('ok');
+      expect(await b.engine.publish('/late', '"late"')).to.equal(1);
+      await waitUntil(() => a.wakes.includes('s'), 'the holder to be woken for the new subscription');
+      expect(a.engine.noticeChannels).to.include(`${T}:l:/late`);
+      expect(await a.engine.takeAndEnd('s', 60_000)).to.deep.equal(['"late"']);
+      await b.engine.barrier();
+      expect(b.wakes, 'b holds nothing').to.deep.equal([]);
+    });
+
+    it('a publish racing the hold (before the notice subscription is active) is delivered at once', async function () {
+      const prefix = nextPrefix();
+      const T = tag(prefix);
+      const relay = await StallingRelay.start(server.port);
+      const a = await node(prefix, { url: relay.url });
+      const b = await node(prefix);
+      const subscriber = relay.connectionThatSent('subscribe');
+      await a.engine.createSession('s', 60_000);
+      await a.engine.subscribe('s', ['/race'], 10);
+      await a.engine.beginConnect('s', true);
+      await a.engine.endConnect('s', 60_000, false);
+      // a's SUBSCRIBE to the log's notices is held back on its way to Redis.
+      subscriber.stall('up');
+      expect((await a.engine.beginConnect('s', true))?.held).to.equal(true);
+      await waitUntil(() => subscriber.sent.includes(`${T}:l:/race`), 'a to ask for the notices of /race');
+      expect(await admin.pubsub('NUMSUB', `${T}:l:/race`), 'nobody listens to the log yet').to.deep.equal([`${T}:l:/race`, 0]);
+      expect(await b.engine.publish('/race', '"raced"')).to.equal(1);
+      subscriber.release('up');
+      await waitUntil(() => a.wakes.includes('s'), 'the hold to be woken by the read that follows the SUBSCRIBE');
+      expect(await a.engine.takeAndEnd('s', 60_000)).to.deep.equal(['"raced"']);
+    });
+
+    it('a notice that overtakes the reply making the hold is not missed', async function () {
+      const prefix = nextPrefix();
+      const T = tag(prefix);
+      const relay = await StallingRelay.start(server.port);
+      const a = await node(prefix, { url: relay.url });
+      const b = await node(prefix);
+      // A first hold makes a listen to /over's notices; it ends, and a keeps listening a while.
+      await hold(a, 's', ['/over']);
+      await a.engine.barrier();
+      expect(await a.engine.endConnect('s', 60_000, false)).to.deep.equal([]);
+      expect(a.engine.noticeChannels).to.deep.equal([`${T}:l:/over`]);
+      const commands = relay.connectionThatSent('eval');
+      const subscriber = relay.connections.find((c) => c !== commands)!;
+      // The next hold is made in Redis, but its reply is held back; the publish's notice arrives first.
+      commands.stall('down');
+      const held = a.engine.beginConnect('s', true);
+      await waitUntil(async () => (await admin.hget(a.engine.sessionKey('s'), 'h')) === a.engine.processId, 'the hold to be made in Redis');
+      const before = subscriber.received.length;
+      expect(await b.engine.publish('/over', '"first"')).to.equal(1);
+      await waitUntil(() => subscriber.received.slice(before).includes(`${T}:l:/over`), 'the notice to reach a');
+      await new Promise((r) => setImmediate(r));
+      commands.release('down');
+      expect((await held)?.held).to.equal(true);
+      await waitUntil(() => a.wakes.includes('s'), 's to be woken: the log is past its hold');
+      expect(await a.engine.takeAndEnd('s', 60_000)).to.deep.equal(['"first"']);
+    });
+
+    it('two processes holding one session (a newer connect on another process) never deliver a message twice or lose one', async function () {
+      this.timeout(60_000);
+      const prefix = nextPrefix();
+      const [a, b, pub] = [await node(prefix), await node(prefix), await node(prefix)];
+      const got: string[] = [];
+      const pair = [a, b];
+      let turn = 0;
+      let cycling = Promise.resolve();
+      /** The client's next connect, through the other process; until it holds. */
+      const connectAgain = async (id: string): Promise<void> => {
+        for (;;) {
+          const next = pair[++turn % 2]!;
+          const r = await next.engine.beginConnect(id, true);
+          if (r?.held) return;
+          got.push(...(r?.messages ?? []));
+          await next.engine.endConnect(id, 60_000, false);
+        }
+      };
+      // As the core does on a wake: take and end the hold; with mail, the client connects
+      // again, through the other process; every other time a newer connect follows through
+      // the first one while the other still holds (both have it registered, one holds it).
+      const onWake = (n: Node) => async (id: string) => {
+        const m = await n.engine.takeAndEnd(id, 60_000);
+        if (!m) return;
+        got.push(...m);
+        await connectAgain(id);
+        if (turn % 2 === 1) await connectAgain(id);
+      };
+      for (const n of pair) {
+        const wake = onWake(n);
+        n.onWake = (id) => void (cycling = cycling.then(() => wake(id)));
+      }
+      await hold(a, 's', ['/two']);
+      // A newer connect through b while a still holds (a learns of it only from Redis).
+      expect((await b.engine.beginConnect('s', true))?.held).to.equal(true);
+      const total = 200;
+      for (let i = 0; i < total; i++) {
+        expect(await pub.engine.publish('/two', String(i))).to.equal(1);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await waitUntil(
+        async () => {
+          await cycling;
+          return got.length >= total;
+        },
+        `all ${total} messages (got ${got.length})`,
+        20_000,
+      );
+      await cycling;
+      expect(got, 'each once, in order').to.deep.equal(Array.from({ length: total }, (_, i) => String(i)));
+      // Nothing left behind either.
+      await a.engine.barrier();
+      await b.engine.barrier();
+      await cycling;
+      expect(await pub.engine.endConnect('s', 60_000, true)).to.deep.equal([]);
+    });
+
+    it('overlapping subscriptions (/o/* and /o/b) on a held session still deliver once', async function () {
+      const a = await node(nextPrefix());
+      await hold(a, 's', ['/o/*', '/o/b']);
+      await hold(a, 'plain', ['/o/b']);
+      await a.engine.barrier();
+      for (const p of ['"b1"', '"b2"']) expect(await a.engine.publish('/o/b', p)).to.equal(2);
+      expect(await a.engine.publish('/o/c', '"c1"')).to.equal(1);
+      await a.engine.barrier();
+      expect(a.wakes).to.include('s');
+      expect(await a.engine.takeAndEnd('s', 60_000)).to.deep.equal(['"b1"', '"b2"', '"c1"']);
+      expect(await a.engine.takeAndEnd('plain', 60_000)).to.deep.equal(['"b1"', '"b2"']);
+      expect(await a.engine.endConnect('s', 60_000, true)).to.deep.equal([]);
+    });
+
+    it('a held session with acknowledged delivery is woken by a publish and takes its mail itself, numbered', async function () {
+      const a = await node(nextPrefix());
+      await a.engine.createSession('s', 60_000);
+      expect(await a.engine.enableAcknowledgement('s')).to.equal(true);
+      await a.engine.subscribe('s', ['/ack'], 10);
+      await a.engine.beginConnect('s', true);
+      await a.engine.endConnect('s', 60_000, false);
+      expect((await a.engine.beginConnect('s', true))?.held).to.equal(true);
+      // Mail never rides on other responses for it, and that changes nothing for the hold.
+      expect(await a.engine.takeQueued('s', true)).to.equal(null);
+      await a.engine.barrier();
+      expect(await a.engine.publish('/ack', '"m1"')).to.equal(1);
+      await a.engine.barrier();
+      expect(a.wakes).to.deep.equal(['s']);
+      const m = (await a.engine.takeAndEnd('s', 60_000))!;
+      expect([...m]).to.deep.equal(['"m1"']);
+      expect(m.batch).to.equal(1);
+    });
+
+    it('a streaming hold stays held while its positions are committed; a long poll ends with its take; unneeded notices stop', async function () {
+      const prefix = nextPrefix();
+      const a = await node(prefix, { sweepInterval: 20 });
+      const b = await node(prefix);
+      await hold(a, 'stream', ['/st']);
+      await hold(a, 'poll', ['/st']);
+      await a.engine.barrier();
+      const streamed: string[] = [];
+      for (let round = 1; round <= 3; round++) {
+        a.wakes.length = 0;
+        expect(await b.engine.publish('/st', `"r${round}a"`)).to.equal(2);
+        expect(await b.engine.publish('/st', `"r${round}b"`)).to.equal(2);
+        await a.engine.barrier();
+        expect(a.wakes).to.include('stream');
+        // A stream's take: the hold goes on.
+        streamed.push(...((await a.engine.takeQueued('stream')) ?? []));
+        expect(await admin.hget(a.engine.sessionKey('stream'), 'h'), 'still held').to.equal(a.engine.processId);
+      }
+      expect(streamed).to.deep.equal(['"r1a"', '"r1b"', '"r2a"', '"r2b"', '"r3a"', '"r3b"']);
+      const [, n] = (await admin.hget(a.engine.sessionKey('stream'), 'c:/st'))!.split(' ');
+      expect(n, 'the position moved over all six').to.equal('6');
+      // The long poll: one take of everything, and the hold ends in Redis.
+      expect(await a.engine.takeAndEnd('poll', 60_000)).to.deep.equal(streamed);
+      expect(await admin.hget(a.engine.sessionKey('poll'), 'h')).to.equal('');
+      expect(await a.engine.endConnect('stream', 60_000, true), 'nothing taken twice').to.deep.equal([]);
+      // No held session needs /st any more: its notices stop.
+      await waitUntil(() => a.engine.noticeChannels.length === 0, 'the notice subscription to go', 5000);
+      await waitUntil(async () => ((await admin.pubsub('NUMSUB', `${tag(prefix)}:l:/st`)) as [string, number])[1] === 0, 'Redis to see it go');
+    });
+
+    it('real clients through two servers: long-polling (Faye, CometD) and WebSocket (Faye) get every message once, in order', async function () {
+      this.timeout(60_000);
+      const prefix = nextPrefix();
+      const engine = (): RedisEngine => new RedisEngine({ url: server.url, prefix, fanout: 'logs' });
+      const [a, b] = [await startWsServer({ engine: engine(), timeout: 2000 }), await startWsServer({ engine: engine(), timeout: 2000 })];
+      try {
+        const clients = [
+          { name: 'Faye long-polling on A', client: new FayeClient(a.url), channel: '/live/*' },
+          { name: 'Faye WebSocket on B', client: new FayeClient(b.url, {}, { transport: 'websocket' }), channel: '/live/x' },
+        ];
+        const got = new Map<string, { p: string; i: number }[]>();
+        for (const c of clients) {
+          got.set(c.name, []);
+          await c.client.subscribe(c.channel, (m) => got.get(c.name)!.push(m.data as { p: string; i: number }));
+        }
+        const cometd = new CometDClient(b.url);
+        got.set('CometD long-polling on B', []);
+        await cometd.handshake();
+        await cometd.subscribe('/live/**', (m) => got.get('CometD long-polling on B')!.push(m.data as { p: string; i: number }));
+        const perServer = 150;
+        for (let i = 0; i < perServer; i++) {
+          for (const [p, s] of [['A', a], ['B', b]] as const) expect(await s.bayeux.publish('/live/x', { p, i })).to.equal(3);
+          if (i % 10 === 0) await new Promise((r) => setTimeout(r, 5));
+        }
+        await waitUntil(() => [...got.values()].every((l) => l.length >= 2 * perServer), 'every client to get every message', 30_000);
+        expect(clients[1]!.client.connectionType).to.equal('websocket');
+        for (const [name, list] of got) {
+          expect(list, name).to.have.length(2 * perServer);
+          for (const p of ['A', 'B']) {
+            expect(
+              list.filter((m) => m.p === p).map((m) => m.i),
+              `${name}: from ${p}, once each and in order`,
+            ).to.deep.equal(Array.from({ length: perServer }, (_, i) => i));
+          }
+        }
+      } finally {
+        await closeAllFayeClients();
+        await closeAllCometDClients();
+        await stopAllWsServers();
+      }
+    });
   });
 });

@@ -7,13 +7,14 @@ import type { HistogramData } from './histogram.js';
 /**
  * The servers under test (`bare-ws` answers WebSocket only: see `npm run bench -- websocket`;
  * `bayeux-metrics` is `bayeux` with Prometheus metrics on: see `npm run bench -- metrics`;
- * `faye-redis` is Faye on the faye-redis engine, the Redis peer of `npm run bench -- redis`).
+ * `faye-redis` is Faye on the faye-redis engine, the Redis peer of `npm run bench -- redis`;
+ * `bayeux-redis-logs` is `bayeux-redis` with `fanout: 'logs'`).
  */
-export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis' | 'faye-redis' | 'bare-ws' | 'bayeux-metrics';
+export type TargetName = 'bayeux' | 'faye' | 'cometd' | 'limit' | 'bayeux-redis' | 'bayeux-redis-logs' | 'faye-redis' | 'bare-ws' | 'bayeux-metrics';
 /** The targets `compare` runs by default. */
 export const TARGET_NAMES: readonly TargetName[] = ['bayeux', 'faye', 'cometd', 'limit'];
 /** The targets that keep their state in Redis: each run gets a fresh redis-server, measured from its side. */
-export const REDIS_TARGET_NAMES: readonly TargetName[] = ['bayeux-redis', 'faye-redis'];
+export const REDIS_TARGET_NAMES: readonly TargetName[] = ['bayeux-redis', 'bayeux-redis-logs', 'faye-redis'];
 /** Every target `--targets` accepts: also the Redis ones (see `npm run bench -- redis`). */
 export const ALL_TARGET_NAMES: readonly TargetName[] = [...TARGET_NAMES, ...REDIS_TARGET_NAMES, 'bayeux-metrics'];
 
@@ -29,9 +30,9 @@ export interface TargetConfig {
   /** How long a session lives without a connect, ms (Faye has no such option: 2 × timeout). */
   maxInterval: number;
   path: string;
-  /** bayeux-redis, faye-redis: the Redis to use (the bench starts its own redis-server). */
+  /** bayeux-redis, bayeux-redis-logs, faye-redis: the Redis to use (the bench starts its own redis-server). */
   redisUrl?: string;
-  /** bayeux-redis: bound on one Redis command, ms (the engine's `commandTimeoutMs`; unset: its default). */
+  /** bayeux-redis, bayeux-redis-logs: bound on one Redis command, ms (the engine's `commandTimeoutMs`; unset: its default). */
   redisCommandTimeout?: number;
 }
 

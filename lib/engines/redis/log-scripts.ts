@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of the Redis engine's `fanout: 'logs'` mode (issue 14, step 1). They
+ * The Lua scripts of the Redis engine's `fanout: 'logs'` mode (issue 14, steps 1 and 2). They
  * replace the bucket scripts of lib/engines/redis/scripts.ts that queue, take or remove
  * mail ({@link LOG_VARIANTS}); the others (acknowledgement on, subscriptions, verify, the
  * channel index) are shared. Same calling convention: ARGV[1..3] = T, P, flags; KEYS[1] routes
@@ -36,14 +36,22 @@
  *   T:ub:<id>      list    and the batch number of each
  *   T:subs:<id>, T:ch:<key>, T:exp, {P:b0}:sweep, I:…, P:w:…, P:ev   as in queues mode
  *   T:tmp          set     scratch for SUNIONSTORE (counting a publish's sessions), deleted at once
+ *   T:l:<key>      pub/sub (a channel named as the log) one notice per append, carrying its sequence
  *
  * An entry's ordinal counts its log's entries (sequences interleave other keys' and direct
  * mail), so a session whose position is at ordinal k and whose next entry has ordinal m
  * lost m − k − 1 entries to the trim: reported as the take's queue overflow.
  *
- * Wakes are still found per subscriber (the publish looks up each subscriber's holder, as
- * queues mode does): reads only, but O(subscribers) per publish. Per-log notices replace
- * that in the next step.
+ * Wakes (step 2): a publish looks at no subscriber. It sends one notice per log it appended
+ * to, on the log's channel; the processes holding sessions subscribed to that key listen
+ * there (lib/engines/redis/log-reader.ts). A process learns a held session's keys and
+ * positions from the merged 'b' reply that makes the hold, and from a subscribe while it is
+ * held ('+' on the holder's own channel P:w:<process>). On a notice it reads the new entries
+ * of the log once for all its held sessions (lxRead) and hands each the entries after its
+ * own position; the core's take for the session then COMMITS them (lxMany's 'c': compare
+ * and set of the positions, only while the session is held by that process, has no direct
+ * mail and no acknowledged delivery; else the session's own take runs instead, in the same
+ * call). Direct mail (deliver, requeue) still wakes the holder on P:w:<process>.
  */
 
 /** Helpers of every log script (ARGV[1] T, ARGV[2] P, ARGV[3] flags: `e` events, `i` index). */
@@ -98,11 +106,15 @@ local function seqText(entryId) return string.sub(entryId, 1, -3) end
  * acknowledged delivery through T:u).
  */
 const TAKE = `
+-- After each collect: the session's positions ({key, "seq n", ...}), and the sequence up to
+-- which it has everything (the bucket's, or 0 when the take stopped at MAX with more left).
+local POS, UPTO = {}, 0
 -- The session's new mail, oldest first, at most MAX: its direct mail and what its logs have
 -- after its positions, merged by sequence (a publish in two of its logs once; a publish that
 -- excluded it skipped). Empties the queue and moves the positions over what it took, no
 -- further. Adds what the logs' trim dropped before the session read it to drops[id].
 local function collect(id, s)
+  POS, UPTO = {}, tonumber(redis.call('GET', T .. ':seq') or '0')
   local items = {}
   local q = sk('q', id)
   -- At most MAX: deliver and requeue trim the queue.
@@ -139,7 +151,17 @@ local function collect(id, s)
   end
   if dropped > 0 then drops[id] = (drops[id] or 0) + dropped end
   local out = {}
-  if #items == 0 then return out end
+  if cut then UPTO = 0 end
+  local moved = {}
+  if #items == 0 then
+    for i = 1, #state, 2 do
+      if string.sub(state[i], 1, 2) == 'c:' then
+        POS[#POS + 1] = string.sub(state[i], 3)
+        POS[#POS + 1] = state[i + 1]
+      end
+    end
+    return out
+  end
   -- By sequence; the queue first on a tie (requeued mail, all 0), then log by log, in order.
   table.sort(items, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
@@ -151,7 +173,10 @@ local function collect(id, s)
     if cut and it[1] > cut then break end
     -- The same publish through another of the session's logs: moves that log on, never stops.
     local again = it[2] > 0 and it[1] == prev
-    if #out >= MAX and not again then break end
+    if #out >= MAX and not again then
+      UPTO = 0
+      break
+    end
     if it[2] == 0 then
       taken = taken + 1
       out[#out + 1] = it[4]
@@ -169,9 +194,16 @@ local function collect(id, s)
   for _, L in ipairs(logs) do
     if L.upto > 0 then
       local e = L.es[L.upto]
-      redis.call('HSET', s, L.field, seqText(e[1]) .. ' ' .. e[2][2])
+      moved[L.field] = seqText(e[1]) .. ' ' .. e[2][2]
     elseif L.gap then
-      redis.call('HSET', s, L.field, L.gap)
+      moved[L.field] = L.gap
+    end
+    if moved[L.field] then redis.call('HSET', s, L.field, moved[L.field]) end
+  end
+  for i = 1, #state, 2 do
+    if string.sub(state[i], 1, 2) == 'c:' then
+      POS[#POS + 1] = string.sub(state[i], 3)
+      POS[#POS + 1] = moved[state[i]] or state[i + 1]
     end
   end
   return out
@@ -238,10 +270,24 @@ return emptied
 `),
   ],
   /**
-   * The connect cycle's calls, merged, as bxMany (same operations and replies), with the
-   * log take. KEYS[1]: T:exp. ARGV: T, P, F, me, maxQueue, then four values per operation.
-   * → one reply per operation, then pairs (session, dropped): entries the logs' trim dropped
-   * before that session read them.
+   * The connect cycle's calls, merged, as bxMany (same operations), with the log take.
+   * KEYS[1]: T:exp. ARGV: T, P, F, me, maxQueue, then four values per operation. Replies
+   * differ from bxMany's where the process needs the session's read positions:
+   *
+   *   'b'  as bxMany's; when held: {first, 1, batch, upto, ack (1/0), #keys, key, position, …}:
+   *        the positions it holds with, complete up to sequence `upto`
+   *   't', 'x'   nil when the session is unknown (or 't' piggybacking on an acknowledged
+   *        session); else {got (1/0), batch, upto, #keys, key, position, …, payloads…}
+   *        (`upto` 0: the take stopped at maxQueue with more left). 'x' ends the hold when got
+   *   'e'  as bxMany's
+   *   'c', id, deadline ('' keeps the hold), "key\nwas\nnow\n…"   commit a process read: when
+   *        the session is held by me, has no direct mail, no acknowledged delivery, and each
+   *        key's position is still `was`, the positions become `now` (and with a deadline
+   *        the hold ends, as 'x' would) → {2, -1, 0, 0}: the process hands out what it read.
+   *        Held by another process (or by none) → {3, -1, 0, 0}, nothing done. Otherwise the
+   *        session's own take, as 'x' (with a deadline) or 't' (without) → as theirs
+   *
+   * Then pairs (session, dropped): entries the logs' trim dropped before that session read them.
    */
   lxMany: [
     1,
@@ -256,6 +302,16 @@ local function unhold(s, id, deadline)
     redis.call('HSET', s, 'h', '')
     redis.call('ZADD', KEYS[1], deadline, id)
   end
+end
+-- A take with its positions: {got, batch, upto, #keys, key, position, ..., payloads...}.
+local function taken(s, id, deadline)
+  local mail = {-1}
+  local got = take(id, mail, 1)
+  if got and deadline then unhold(s, id, deadline) end
+  local r = {got and 1 or 0, mail[1], UPTO, #POS / 2}
+  for _, v in ipairs(POS) do r[#r + 1] = v end
+  for i = 2, #mail do r[#r + 1] = mail[i] end
+  return r
 end
 local res = {}
 local n = 0
@@ -274,20 +330,43 @@ for i = 6, #ARGV, 4 do
       elseif a == '1' then
         redis.call('HSET', s, 'h', me)
         r[2] = 1
+        r[4] = UPTO
+        r[5] = redis.call('HGET', s, 'a') == '1' and 1 or 0
+        r[6] = #POS / 2
+        for _, v in ipairs(POS) do r[#r + 1] = v end
       else
         redis.call('HSET', s, 'h', '')
       end
     end
   elseif op == 't' then
-    if a ~= '1' or redis.call('HGET', s, 'a') ~= '1' then
-      local out = {-1}
-      if take(id, out, 1) then r = out end
-    end
+    if redis.call('EXISTS', s) == 1 and (a ~= '1' or redis.call('HGET', s, 'a') ~= '1') then r = taken(s, id, nil) end
   elseif op == 'x' then
-    local out = {-1}
-    if take(id, out, 1) then
-      unhold(s, id, a)
-      r = out
+    if redis.call('EXISTS', s) == 1 then r = taken(s, id, a) end
+  elseif op == 'c' then
+    if redis.call('EXISTS', s) == 1 then
+      if redis.call('HGET', s, 'h') ~= me then
+        r = {3, -1, 0, 0}
+      else
+        local ok = redis.call('HGET', s, 'a') ~= '1' and redis.call('EXISTS', sk('q', id)) == 0
+        local sets = {}
+        if ok then
+          for key, was, now in string.gmatch(ARGV[i + 3], '([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n') do
+            if redis.call('HGET', s, 'c:' .. key) ~= was then
+              ok = false
+              break
+            end
+            sets[#sets + 1] = 'c:' .. key
+            sets[#sets + 1] = now
+          end
+        end
+        if ok then
+          if #sets > 0 then redis.call('HSET', s, unpack(sets)) end
+          if a ~= '' then unhold(s, id, a) end
+          r = {2, -1, 0, 0}
+        else
+          r = taken(s, id, a ~= '' and a or nil)
+        end
+      end
     end
   elseif redis.call('EXISTS', s) == 1 then
     unhold(s, id, a)
@@ -300,6 +379,21 @@ for id, d in pairs(drops) do
   res[n + 1] = id
   res[n + 2] = d
   n = n + 2
+end
+return res
+`),
+  ],
+  /**
+   * The process read (see the file comment). ARGV: T, P, F, maxQueue, then pairs (key,
+   * from): the entries of each key's log after sequence `from` (at most maxQueue), all read
+   * at one instant. → {the bucket's sequence now, entries of key 1, …}.
+   */
+  lxRead: [
+    1,
+    bucket(`
+local res = {tonumber(redis.call('GET', T .. ':seq') or '0')}
+for i = 5, #ARGV, 2 do
+  res[#res + 1] = redis.call('XRANGE', T .. ':l:' .. ARGV[i], '(' .. ARGV[i + 1] .. '-0', '+', 'COUNT', ARGV[4])
 end
 return res
 `),
@@ -353,8 +447,8 @@ return over
   /**
    * As bxPublish. KEYS[1]: T:exp. ARGV: T, P, F, exclude, ttl (unused), maxQueue, payload,
    * channels... Appends the payload once to the log of each given key with subscribers in
-   * the bucket, under one new sequence number, and wakes each holding process once with its
-   * sessions. → {count, empties}: the sessions it is for (exclude left out, a session
+   * the bucket, under one new sequence number, and sends one notice per log appended to (on
+   * the channel named as the log's key, carrying the sequence). → {count, empties}: the sessions it is for (exclude left out, a session
    * matching several keys once; from the keys' session sets), and (with an index) the given
    * channels the bucket has no subscriber for. Nothing is appended when that count is 0.
    */
@@ -398,26 +492,19 @@ for _, c in ipairs(keys) do
     redis.call('XADD', T .. ':l:' .. c, 'MAXLEN', max, id, 'n', n, 'p', ARGV[7], 'x', exclude)
   end
 end
--- Wakes: every subscriber's holder, looked up (O(subscribers); per-log notices next).
-local seen = {}
-local wakes = {}
-for _, k in ipairs(sets) do
-  for _, sid in ipairs(redis.call('SMEMBERS', k)) do
-    if not seen[sid] and sid ~= exclude then
-      seen[sid] = true
-      local h = holder(sid)
-      if h then
-        local w = wakes[h]
-        if w then w[#w + 1] = sid else wakes[h] = {sid} end
-      end
-    end
-  end
-end
-for h, ids in pairs(wakes) do notify(h, table.concat(ids, ',')) end
+-- One notice per log, on the log's own channel (named as its key): the processes holding
+-- sessions subscribed to it listen there. No subscriber is looked at.
+local seq = string.sub(id, 1, -3)
+for _, c in ipairs(keys) do redis.call('PUBLISH', T .. ':l:' .. c, seq) end
 return {count, empties}
 `),
   ],
-  /** As bxSubscribe; each new subscription's position is the end of its log now. ARGV: T, P, F, id, max, channels... → -1 unknown, 0 over the limit, 1 ok. */
+  /**
+   * As bxSubscribe; each new subscription's position is the end of its log now. A held
+   * session's holder is told, on P:w:<holder>: "+" then the id, the bucket's sequence and
+   * each new key and its position, one a line; it then listens to those logs' notices too.
+   * ARGV: T, P, F, id, max, channels... → -1 unknown, 0 over the limit, 1 ok.
+   */
   lxSubscribe: [
     1,
     bucket(`
@@ -430,15 +517,21 @@ for i = 6, #ARGV do
 end
 if redis.call('SCARD', subs) + added > tonumber(ARGV[5]) then return 0 end
 local seq = redis.call('GET', T .. ':seq') or '0'
+local told = {}
 for i = 6, #ARGV do
   local c = ARGV[i]
   if redis.call('SADD', subs, c) == 1 then
     redis.call('SADD', T .. ':ch:' .. c, id)
     redis.call('HINCRBY', T .. ':subs', c, 1)
-    redis.call('HSET', KEYS[1], 'c:' .. c, seq .. ' ' .. (redis.call('HGET', T .. ':n', c) or '0'))
+    local p = seq .. ' ' .. (redis.call('HGET', T .. ':n', c) or '0')
+    redis.call('HSET', KEYS[1], 'c:' .. c, p)
+    told[#told + 1] = c
+    told[#told + 1] = p
     event({'s', id, c})
   end
 end
+local h = #told > 0 and holder(id)
+if h then notify(h, '+' .. id .. '\\n' .. seq .. '\\n' .. table.concat(told, '\\n')) end
 return 1
 `),
   ],

@@ -19,12 +19,15 @@
 
 /** One operation of a merged call, and who waits for its reply. */
 export interface BatchOp<R> {
-  /** `b` begin a connect, `t` take queued mail, `e` end a held connect, `x` take and, if there was mail, end. */
-  kind: 'b' | 't' | 'e' | 'x';
+  /**
+   * `b` begin a connect, `t` take queued mail, `e` end a held connect, `x` take and, if there
+   * was mail, end; `c` (logs mode) commit the positions of mail the process read for a held session.
+   */
+  kind: 'b' | 't' | 'e' | 'x' | 'c';
   clientId: string;
-  /** begin: hold ('1'/'0'); take: piggyback ('1'/'0'); end, take-and-end: the session's new deadline (epoch ms). */
+  /** begin: hold ('1'/'0'); take: piggyback ('1'/'0'); end, take-and-end: the session's new deadline (epoch ms); commit: that deadline, or '' to keep holding. */
   a: string;
-  /** begin: the lease deadline (epoch ms); end: take the mail too ('1'/'0'); otherwise unused. */
+  /** begin: the lease deadline (epoch ms); end: take the mail too ('1'/'0'); commit: the positions it expects and sets; otherwise unused. */
   b: string;
   resolve(reply: R): void;
   reject(err: unknown): void;

@@ -26,7 +26,10 @@
  *   `retryMs` tells when Redis answers again).
  * - With `fanout: 'logs'` a publish appends once to a log per subscription key instead of
  *   to every subscriber's queue, and a take reads the session's logs after its positions:
- *   the same calls, served by the scripts of lib/engines/redis/log-scripts.ts.
+ *   the same calls, served by the scripts of lib/engines/redis/log-scripts.ts. A publish
+ *   then sends one notice per log instead of waking holders; the process reads each log
+ *   once for the sessions it holds and the core's takes commit their positions
+ *   (lib/engines/redis/log-reader.ts).
  *
  * See lib/engines/redis/scripts.ts for the key layout (log-scripts.ts for logs mode's).
  */
@@ -48,6 +51,7 @@ import {
 } from '../engine.js';
 import { OpBatch, type BatchOp } from './op-batch.js';
 import { createConnection, validateOptions, type RedisEngineOptions } from './options.js';
+import { LogReader, type Commit } from './log-reader.js';
 import { LOG_SCRIPTS, LOG_VARIANTS } from './log-scripts.js';
 import { SCRIPTS, type ScriptName } from './scripts.js';
 
@@ -90,6 +94,10 @@ export class RedisEngine implements Engine {
   private readonly flags: string;
   /** `fanout: 'logs'`: the bucket scripts of LOG_VARIANTS run in place of queues mode's. */
   private readonly logs: boolean;
+  /** Logs mode: the held sessions' positions, the log notices listened to, the process reads. */
+  private readonly reader: LogReader | null;
+  /** Logs mode: subscriptions ('+' notices) of sessions whose holding connect is on its way. */
+  private readonly lateSubs = new Map<string, string[]>();
   private redis: Connection | null = null;
   private sub: Connection | null = null;
   private listener: EngineListener | null = null;
@@ -130,6 +138,25 @@ export class RedisEngine implements Engine {
     this.indexTag = `{${this.prefix}:i}`;
     this.flags = (options.clusterEvents ? 'e' : '') + (this.buckets > 1 ? 'i' : '');
     this.logs = options.fanout === 'logs';
+    this.reader = this.logs ? this.logReader() : null;
+  }
+
+  private logReader(): LogReader {
+    const engine = this;
+    return new LogReader({
+      channel: (b, key) => `${this.tags[b]}:l:${key}`,
+      read: (b, args) => {
+        const tag = this.tags[b]!;
+        // Not behind merged calls (run): a read overtaking them changes nothing, the commits compare.
+        return this.exec(() => (this.client as unknown as Record<string, ScriptCall>)['lxRead']!(`${tag}:exp`, tag, this.prefix, this.flags, ...args));
+      },
+      subscribe: (channel) => (this.sub ? this.sub.subscribe(channel) : Promise.reject(new Error('closed'))),
+      unsubscribe: (channel) => (this.sub ? this.sub.unsubscribe(channel) : Promise.resolve()),
+      wake: (id) => this.wakeHeld(id),
+      get maxQueue() {
+        return engine.maxQueue;
+      },
+    });
   }
 
   private get wakeChannel(): string {
@@ -268,11 +295,14 @@ export class RedisEngine implements Engine {
     const sub = (this.sub = this.connection(true));
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.wakeChannel) this.onNotice(message);
-      else this.onClusterEvent(message);
+      else if (channel === this.eventsChannel) this.onClusterEvent(message);
+      else this.reader?.notice(channel, Number(message));
     });
     sub.on('ready', () => {
       // After a reconnect, wakes sent meanwhile were lost: look at every hold once.
-      if (this.subscribedOnce) for (const id of this.heldHere) this.listener?.wake(id);
+      if (!this.subscribedOnce) return;
+      for (const id of this.heldHere) this.listener?.wake(id);
+      this.reader?.resync();
     });
     this.sweeper = setInterval(() => void this.sweep(), config.sweepInterval);
     this.sweeper.unref();
@@ -302,6 +332,8 @@ export class RedisEngine implements Engine {
     const all = this.options.client ? [this.sub] : [this.redis, this.sub];
     this.redis = this.sub = null;
     this.heldHere.clear();
+    this.reader?.close();
+    this.lateSubs.clear();
     for (const b of this.barriers.values()) b.resolve();
     this.barriers.clear();
     await Promise.all(
@@ -334,7 +366,14 @@ export class RedisEngine implements Engine {
       this.barriers.delete(token);
       throw err;
     }
-    return done;
+    await done;
+    // Logs mode: and every notice subscription, read and hand-out they started is done.
+    if (this.reader) await this.reader.settled();
+  }
+
+  /** @internal Logs mode: the log notice channels this process listens to (for specs and tools). */
+  get noticeChannels(): string[] {
+    return this.reader?.channels ?? [];
   }
 
   private onNotice(message: string): void {
@@ -354,13 +393,31 @@ export class RedisEngine implements Engine {
       const reason = message.slice(1, colon) as SessionRemovedReason;
       const id = message.slice(colon + 1);
       this.heldHere.delete(id);
+      this.reader?.forget(id);
       listener.sessionRemoved(id, REASONS.has(reason) ? reason : 'server');
       return;
     }
-    for (const id of message.split(',')) {
-      if (this.connecting.has(id)) this.lateWakes.add(id);
-      else listener.wake(id);
+    if (c === 43 /* + */) return this.onSubscribed(message);
+    for (const id of message.split(',')) this.wakeHeld(id);
+  }
+
+  /** A held session's wake; one whose holding connect is on its way is woken once it holds. */
+  private wakeHeld(id: string): void {
+    if (this.connecting.has(id)) this.lateWakes.add(id);
+    else this.listener?.wake(id);
+  }
+
+  /** Logs mode: a session held here subscribed ("+id\nseq\nkey\nposition…"): listen to those logs too. */
+  private onSubscribed(message: string): void {
+    const lines = message.slice(1).split('\n');
+    const id = lines[0]!;
+    if (this.connecting.has(id)) {
+      // The hold's reply may not know these keys yet: applied once it is in.
+      const late = this.lateSubs.get(id);
+      if (late) late.push(message);
+      else this.lateSubs.set(id, [message]);
     }
+    this.reader?.subscribed(id, Number(lines[1]), lines.slice(2));
   }
 
   private onClusterEvent(message: string): void {
@@ -461,6 +518,7 @@ export class RedisEngine implements Engine {
 
   async destroySession(clientId: string, reason: SessionRemovedReason): Promise<boolean> {
     this.heldHere.delete(clientId);
+    this.reader?.forget(clientId);
     const r = await this.session('bxDestroy', clientId, reason, this.processId);
     if (r === null) return false;
     this.markStale(this.bucketOf(clientId), r as string[]);
@@ -479,13 +537,17 @@ export class RedisEngine implements Engine {
   async beginConnect(clientId: string, hold: boolean): Promise<ConnectResult | null> {
     if (hold) this.connecting.set(clientId, (this.connecting.get(clientId) ?? 0) + 1);
     let r: Reply;
+    let lateSubs: string[] | undefined;
     try {
       r = await this.merged('b', clientId, hold ? '1' : '0', String(Date.now() + this.leaseMs));
     } finally {
       if (hold) {
         const n = this.connecting.get(clientId)! - 1;
-        if (n === 0) this.connecting.delete(clientId);
-        else this.connecting.set(clientId, n);
+        if (n === 0) {
+          this.connecting.delete(clientId);
+          lateSubs = this.lateSubs.get(clientId);
+          this.lateSubs.delete(clientId);
+        } else this.connecting.set(clientId, n);
       }
     }
     if (r === null) return null;
@@ -495,12 +557,18 @@ export class RedisEngine implements Engine {
     const batch = a[2] as number;
     if (a[1] === 1) {
       this.heldHere.add(clientId);
+      if (this.reader) {
+        // Logs mode: {…, upto, ack, #keys, key, position, …}; the logs' notices are listened to from now.
+        this.reader.held(clientId, this.bucketOf(clientId), a[3] as number, a[4] === 1, a.slice(6) as string[]);
+        if (lateSubs) for (const m of lateSubs) this.onSubscribed(m);
+      }
       // A wake that arrived while we waited for the answer: deliver it now; the core
       // registers the hold before the wake is flushed (HeldConnects flushes on setImmediate).
       if (this.lateWakes.delete(clientId)) this.listener?.wake(clientId);
       return batch >= 0 ? { first, messages: null, held: true, batch } : HELD;
     }
     this.lateWakes.delete(clientId);
+    this.reader?.forget(clientId);
     if (a.length > 3) return { first, messages: mail(a, 3), held: false };
     if (batch >= 0) return { first, messages: null, held: false, batch };
     return first ? FIRST_CONNECT : AGAIN_EMPTY;
@@ -508,11 +576,13 @@ export class RedisEngine implements Engine {
 
   async endConnect(clientId: string, expiresInMs: number, take: boolean): Promise<Mail | null> {
     this.heldHere.delete(clientId);
+    this.reader?.forget(clientId);
     const r = await this.merged('e', clientId, String(Date.now() + expiresInMs), take ? '1' : '0');
     return r === null ? null : mail(r as Reply[], 1);
   }
 
   async takeQueued(clientId: string, piggyback = false): Promise<Mail | null> {
+    if (this.reader) return this.logTake(clientId, null, piggyback);
     const r = await this.merged('t', clientId, piggyback ? '1' : '0', '');
     if (r === null) return null;
     const m = mail(r as Reply[], 1);
@@ -520,10 +590,53 @@ export class RedisEngine implements Engine {
   }
 
   async takeAndEnd(clientId: string, expiresInMs: number): Promise<Mail | null> {
+    if (this.reader) return this.logTake(clientId, String(Date.now() + expiresInMs), false);
     const r = await this.merged('x', clientId, String(Date.now() + expiresInMs), '');
     if (r === null) return null;
     this.heldHere.delete(clientId);
     return mail(r as Reply[], 1);
+  }
+
+  /**
+   * Logs mode's takeQueued (`deadline` null: the hold goes on) and takeAndEnd: the commit of
+   * what the process read for the session when there is some (see log-reader.ts), else, or
+   * when the commit cannot be made, the session's own take; one merged operation either way.
+   */
+  private async logTake(clientId: string, deadline: string | null, piggyback: boolean): Promise<Mail | null> {
+    const reader = this.reader!;
+    const ends = deadline !== null;
+    const commit: Commit | null = piggyback ? null : reader.commit(clientId);
+    if (commit === null) reader.plain(clientId);
+    let r: Reply;
+    try {
+      r = commit
+        ? await this.merged('c', clientId, deadline ?? '', commit.cas)
+        : await this.merged(ends ? 'x' : 't', clientId, ends ? deadline : piggyback ? '1' : '0', '');
+    } catch (err) {
+      reader.failed(clientId, commit);
+      throw err;
+    }
+    if (r === null) {
+      // Unknown session; a piggyback take on a session with acknowledged delivery is refused the same way.
+      if (!piggyback) reader.forget(clientId);
+      return null;
+    }
+    // {status, batch, upto, #keys, key, position, …, payloads…}; status 2: committed, 3: not held here.
+    const a = r as Reply[];
+    const status = a[0] as number;
+    const end = 4 + 2 * (a[3] as number);
+    const positions = a.slice(4, end) as string[];
+    if (commit) reader.committed(commit, status, a[2] as number, positions, ends);
+    else reader.taken(clientId, a[2] as number, positions, ends && status === 1);
+    if (status === 2) {
+      if (ends) this.heldHere.delete(clientId);
+      return commit!.payloads;
+    }
+    if (status !== 1) return null;
+    if (ends) this.heldHere.delete(clientId);
+    const m: Mail = a.slice(end) as string[];
+    if ((a[1] as number) >= 0) m.batch = a[1] as number;
+    return m;
   }
 
   /** Queues a connect-cycle call for the merged call of its bucket (see lib/engines/redis/op-batch.ts). */
@@ -653,6 +766,8 @@ export class RedisEngine implements Engine {
   /** One sweep attempt: only the process that takes the lock removes anything. */
   private async sweep(): Promise<void> {
     this.staleSent.clear();
+    // Logs mode: notices of logs no held session needed for a while (nor the next long poll) stop.
+    this.reader?.sweep(Date.now(), Math.max(2 * this.sweepInterval, 1000));
     if (this.sweeping || !this.redis || this.redis.status !== 'ready') return;
     this.sweeping = true;
     try {
