@@ -131,6 +131,8 @@ export interface BenchConfig {
   scaleDeliverTimeout: number;
   /** `scale100k`: bound on the whole run; past it everything is stopped, ms. */
   scaleDeadline: number;
+  /** `scale100k`: the Redis engine's fan-out mode in every process (`queues`, the engine's default, or `logs`). */
+  scaleFanout: string;
 }
 
 export const DEFAULTS: BenchConfig = {
@@ -189,6 +191,7 @@ export const DEFAULTS: BenchConfig = {
   scaleRampTimeout: 1_200_000,
   scaleDeliverTimeout: 180_000,
   scaleDeadline: 3_000_000,
+  scaleFanout: 'queues',
 };
 
 /** Small sizes: every scenario in seconds. */

@@ -34,6 +34,13 @@ import type { TargetStats } from './shared/protocol.js';
 
 const CHANNEL = '/bench/scale';
 
+/** The target of `--scale-fanout`: the Redis engine in queues mode (its default) or logs mode. */
+function scaleTarget(cfg: BenchConfig): 'bayeux-redis' | 'bayeux-redis-logs' {
+  if (cfg.scaleFanout === 'queues') return 'bayeux-redis';
+  if (cfg.scaleFanout === 'logs') return 'bayeux-redis-logs';
+  throw new Error(`--scale-fanout: queues or logs, not ${cfg.scaleFanout}`);
+}
+
 export interface ProcResult {
   pid: number;
   held: number;
@@ -86,6 +93,14 @@ export interface ScaleResult {
   firstError: string | null;
   timeout: number;
   commandTimeout: number;
+  /** The engine's fan-out mode (`--scale-fanout`); absent in results saved before it existed. */
+  fanout?: string;
+}
+
+/** The engine options a run set away from their defaults, as the settings line says them. */
+function engineExceptions(r: ScaleResult): string {
+  const set = [r.commandTimeout !== 2000 ? `commandTimeoutMs ${r.commandTimeout}` : '', r.fanout === 'logs' ? "fanout 'logs'" : ''].filter((x) => x);
+  return set.length > 0 ? ` except ${set.join(' and ')}` : '';
 }
 
 function fdCount(pid: number | undefined): number {
@@ -143,7 +158,7 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
     targets = await phase(`start ${p} bayeux-server processes`, 60_000, deadline, log, () =>
       Promise.all(
         Array.from({ length: p }, () =>
-          startTarget('bayeux-redis', {
+          startTarget(scaleTarget(cfg), {
             timeout: cfg.scaleTimeout,
             maxInterval: cfg.maxInterval,
             path: PATH,
@@ -295,6 +310,7 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
       firstError: end.firstError,
       timeout: cfg.scaleTimeout,
       commandTimeout: cfg.redisCommandTimeout || 2000,
+      fanout: cfg.scaleFanout,
     };
     log(
       `    publish: reached ${reached} of ${spawned.established} in ${(result.reachAllMs / 1000).toFixed(2)} s (p50 ${result.latencyP50.toFixed(0)} ms, p99 ${result.latencyP99.toFixed(0)} ms), lost ${result.lost}; ` +
@@ -366,7 +382,7 @@ export function writeScaleDoc(r: ScaleResult, cfg: BenchConfig, file: string): v
     'Settings:',
     '',
     [
-      `${fmt(r.asked, 0)} sessions, each subscribed to one channel and holding /meta/connect; ${r.procs} bayeux-server processes on the Redis engine (redis-server ${redisVersion()}, no persistence, one instance), engine options at their defaults${r.commandTimeout !== 2000 ? ` except commandTimeoutMs ${r.commandTimeout}` : ''}`,
+      `${fmt(r.asked, 0)} sessions, each subscribed to one channel and holding /meta/connect; ${r.procs} bayeux-server processes on the Redis engine (redis-server ${redisVersion()}, no persistence, one instance), engine options at their defaults${engineExceptions(r)}`,
       `${r.workers} generator processes, ${cfg.scaleAddrs} loopback source addresses, ${cfg.scaleRampConcurrency} sessions set up at once per generator; each connection goes to one server process (round-robin), and a session keeps its connection, so it stays on one process`,
       `hold timeout ${r.timeout / 1000} s, session lifetime ${cfg.maxInterval / 1000} s; heartbeat window ${fmt(r.hbWindowSeconds, 0)} s; the publish is made by app code (\`bayeux.publish\`) in server 1`,
       'memory after two forced GCs, minus the baseline taken after a warm-up; every process (servers, generators, redis-server) runs under the 20,000 open-files limit',
