@@ -65,7 +65,7 @@ export function createMetrics(bayeux: BayeuxServer, options: MetricsOptions = {}
   }
   const registry = o.registry ?? new Registry();
   const p = o.prefix;
-  // Built unregistered, so a name clash is found before anything is registered or wrapped.
+  // Built unregistered, so a name clash is found before anything is registered.
   const buckets = [...o.requestBuckets];
   const metrics: Metric[] = [
     new Gauge({
