@@ -133,6 +133,15 @@ export interface BenchConfig {
   scaleDeadline: number;
   /** `scale100k`: the Redis engine's fan-out mode in every process (`queues`, the engine's default, or `logs`). */
   scaleFanout: string;
+  /** `scale100k`: the clients' transport (`long-polling`: a connect round trip per delivery; `websocket`: a frame). */
+  scaleTransport: string;
+
+  /** `metrics`: blocks of three windows (metrics off, on, off) per transport and size. */
+  metricsBlocks: number;
+  /** `metrics`: messages per steady window (at `steadyRate`). */
+  metricsSteadyWindow: number;
+  /** `metrics`: client transports to measure, comma-separated (long-polling, websocket). */
+  metricsTransports: string;
 }
 
 export const DEFAULTS: BenchConfig = {
@@ -192,6 +201,10 @@ export const DEFAULTS: BenchConfig = {
   scaleDeliverTimeout: 180_000,
   scaleDeadline: 3_000_000,
   scaleFanout: 'queues',
+  scaleTransport: 'long-polling',
+  metricsBlocks: 12,
+  metricsSteadyWindow: 5,
+  metricsTransports: 'long-polling,websocket',
 };
 
 /** Small sizes: every scenario in seconds. */
@@ -225,6 +238,8 @@ export const QUICK: Partial<BenchConfig> = {
   scaleRampTimeout: 120_000,
   scaleDeliverTimeout: 30_000,
   scaleDeadline: 600_000,
+  metricsBlocks: 2,
+  metricsSteadyWindow: 3,
 };
 
 /** `websocket --quick`: on top of QUICK, shorter phases, so four variants × two scenarios take about half a minute. */

@@ -246,6 +246,11 @@ export class TargetProc extends Child {
     return this.request({ cmd: 'heapSnapshot', file }, 120_000);
   }
 
+  /** Turns the target's metrics on or off (`bayeux-metrics` only). */
+  metrics(on: boolean): Promise<unknown> {
+    return this.request({ cmd: 'metrics', on }, 30_000);
+  }
+
   publish(channel: string, count: number, intervalMs: number, tag: string): Promise<PublishResult> {
     return this.request<PublishResult>({ cmd: 'publish', channel, count, intervalMs, tag }, 60_000 + count * Math.max(intervalMs, 1));
   }

@@ -1,106 +1,248 @@
 /**
- * `npm run bench -- metrics`: what Prometheus metrics cost. bayeux-server on the in-memory
- * engine with metrics off (`bayeux`) and on (`bayeux-metrics`: `createMetrics` and a scrape
- * a second), the fan-out scenario, both in every round, in an order that alternates round
- * by round; medians and the ratio on ÷ off. The target: server CPU per delivery with metrics on at most 1.05 × off.
+ * `npm run bench -- metrics`: what Prometheus metrics cost, measured inside one server
+ * process. The `bayeux-metrics` target (bayeux-server on the in-memory engine) keeps the
+ * same subscribers throughout while the bench turns its metrics on and off between
+ * measurement windows (`createMetrics` and a scrape a second, then `close()`), so on and off
+ * share the process, the heap, the connections and the machine's moment.
  *
- * Results go to stdout, to .bench-out/results/metrics-fanout.json, and into
+ * Windows come in blocks of three — off, on, off again — in an order that rotates through
+ * all six permutations, so no condition owns a position. The two offs give an A/A figure
+ * (off ÷ off): the bench's own noise, printed beside on ÷ off. Per transport (long-polling,
+ * WebSocket), fan-out size, steady (1 msg/s) and burst windows: server CPU per delivery
+ * summed per condition, the ratio on ÷ off, and the median and quartiles of the per-block
+ * ratios. The target: on ÷ off at most 1.05.
+ *
+ * Results go to stdout, to .bench-out/results/metrics-inprocess.json, and into
  * docs/performance.md between the `bench:metrics` markers.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BenchConfig } from './config.js';
-import { ROOT } from './harness.js';
+import { ROOT, sleep } from './harness.js';
 import { cpuNote, MachineCpu } from './machine-cpu.js';
-import { fmt, machine, markdownTable, medians, pinSetting, textTable, writeBetweenMarkers, type Runs, type Table } from './report.js';
-import { runScenario } from './run-scenario.js';
-import type { Log, Metrics } from './scenarios/common.js';
-import { fanoutScenario } from './scenarios/fanout.js';
-import type { TargetName } from './shared/protocol.js';
+import { machine, markdownTable, median, pinSetting, textTable, writeBetweenMarkers, type Table } from './report.js';
+import { cpuOf, withRig, type Generator, type Log, type Rig } from './scenarios/common.js';
+import type { ClientTransport } from './shared/protocol.js';
 
-const OFF: TargetName = 'bayeux';
-const ON: TargetName = 'bayeux-metrics';
 /** Metrics may cost at most this much server CPU per delivery (issue 15). */
 const LIMIT = 1.05;
+const CHANNEL = '/bench/metrics';
 
-function ratio(on: number | undefined, off: number | undefined): number {
-  return on !== undefined && off !== undefined && Number.isFinite(on) && Number.isFinite(off) && off > 0 ? on / off : NaN;
+type Condition = 'offA' | 'on' | 'offB';
+/** The six orders of a block, used in turn. */
+const ORDERS: readonly (readonly Condition[])[] = [
+  ['offA', 'on', 'offB'],
+  ['on', 'offB', 'offA'],
+  ['offB', 'offA', 'on'],
+  ['offA', 'offB', 'on'],
+  ['on', 'offA', 'offB'],
+  ['offB', 'on', 'offA'],
+];
+
+type Kind = 'steady' | 'burst';
+
+/** One measurement window: the server's CPU (µs) over it and the deliveries it made. */
+interface Window {
+  block: number;
+  condition: Condition;
+  cpu: number;
+  deliveries: number;
+  expected: number;
 }
 
-/** Rows: the fan-out metrics; columns: off, on, on ÷ off. */
-function table(cfg: BenchConfig, med: Map<TargetName, Metrics>): Table {
-  const rows = fanoutScenario.rows(cfg).map((r) => {
-    const label = r.unit && r.unit !== '×' ? `${r.label} (${r.unit})` : r.label;
-    const off = med.get(OFF)?.[r.key];
-    const on = med.get(ON)?.[r.key];
-    const q = ratio(on, off);
-    return [label, fmt(off, r.digits), fmt(on, r.digits), Number.isFinite(q) ? '×' + q.toFixed(3) : 'n/a'];
+/** The windows of one transport × size × kind. */
+interface Series {
+  transport: ClientTransport;
+  size: number;
+  kind: Kind;
+  windows: Window[];
+}
+
+/** What one series comes to. */
+interface Summary {
+  offUs: number;
+  onUs: number;
+  /** on ÷ (both offs), from the sums. */
+  ratio: number;
+  /** offB ÷ offA, from the sums: the A/A figure. */
+  aa: number;
+  /** Per-block on ÷ mean(offA, offB): median and quartiles. */
+  blockMedian: number;
+  blockQ1: number;
+  blockQ3: number;
+  lost: number;
+}
+
+function perDelivery(ws: readonly Window[]): number {
+  const d = ws.reduce((n, w) => n + w.deliveries, 0);
+  return d > 0 ? ws.reduce((n, w) => n + w.cpu, 0) / d : NaN;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (i - lo);
+}
+
+export function summarize(s: Series): Summary {
+  const of = (c: Condition): Window[] => s.windows.filter((w) => w.condition === c);
+  const offA = of('offA');
+  const offB = of('offB');
+  const on = of('on');
+  const offUs = perDelivery([...offA, ...offB]);
+  const onUs = perDelivery(on);
+  const blocks = [...new Set(s.windows.map((w) => w.block))];
+  const perBlock = blocks
+    .map((b) => {
+      const inBlock = s.windows.filter((w) => w.block === b);
+      const u = (c: Condition): number => perDelivery(inBlock.filter((w) => w.condition === c));
+      return u('on') / ((u('offA') + u('offB')) / 2);
+    })
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
+  return {
+    offUs,
+    onUs,
+    ratio: onUs / offUs,
+    aa: perDelivery(offB) / perDelivery(offA),
+    blockMedian: median(perBlock),
+    blockQ1: quantile(perBlock, 0.25),
+    blockQ3: quantile(perBlock, 0.75),
+    lost: s.windows.reduce((n, w) => n + w.expected - w.deliveries, 0),
+  };
+}
+
+/** One window: metrics set for `condition`, then `publish` and the wait for its deliveries. */
+async function window(rig: Rig, condition: Condition, block: number, expected: number, publish: () => Promise<unknown>, wait: () => Promise<number>): Promise<Window> {
+  await rig.target.metrics(condition === 'on');
+  const c0 = cpuOf(await rig.target.stats(false));
+  await publish();
+  const deliveries = await wait();
+  const c1 = cpuOf(await rig.target.stats(false));
+  return { block, condition, cpu: c1 - c0, deliveries, expected };
+}
+
+async function delivered(gen: Generator, tag: string, expected: number, cfg: BenchConfig): Promise<number> {
+  const snap = await gen.waitDeliveries(tag, expected, cfg.drainTimeout, 20, cfg.drainStall);
+  return snap.tags.get(tag)?.count ?? 0;
+}
+
+/** Both kinds of window at one transport and size, in one target process. */
+async function measure(cfg: BenchConfig, transport: ClientTransport, size: number, log: Log): Promise<Series[]> {
+  return withRig('bayeux-metrics', cfg, {}, `metrics-${transport}-${size}`, async (rig) => {
+    const { gen } = rig;
+    const spawned = await gen.spawn(size, { transport, subscribePrefix: CHANNEL, subscribeModulo: 0, publishPrefix: null, publishModulo: 0, concurrency: cfg.rampConcurrency }, cfg.settleTimeout * 2);
+    const subs = spawned.established;
+    if (subs < size) log(`    only ${subs} of ${size} subscribers set up`);
+    await gen.waitHolding(subs, cfg.settleTimeout);
+    await sleep(500);
+    await gen.snapshot(true);
+    const steady: Series = { transport, size, kind: 'steady', windows: [] };
+    const burst: Series = { transport, size, kind: 'burst', windows: [] };
+    const perBurst = Math.max(1, Math.round(cfg.burstDeliveries / Math.max(1, subs)));
+    let n = 0;
+    // Block -1 warms both paths (JIT, the metrics' first creation) and is not counted.
+    for (let block = -1; block < cfg.metricsBlocks; block++) {
+      for (const condition of ORDERS[(block + ORDERS.length) % ORDERS.length]!) {
+        const tag = `s${n++}`;
+        const expected = cfg.metricsSteadyWindow * subs;
+        steady.windows.push(
+          await window(rig, condition, block, expected, () => rig.target.publish(CHANNEL, cfg.metricsSteadyWindow, 1000 / cfg.steadyRate, tag), () => delivered(gen, tag, expected, cfg)),
+        );
+      }
+      for (const condition of ORDERS[(block + ORDERS.length + 3) % ORDERS.length]!) {
+        await sleep(cfg.burstGap);
+        await gen.waitHolding(subs, 10_000);
+        const tag = `b${n++}`;
+        const expected = perBurst * subs;
+        burst.windows.push(await window(rig, condition, block, expected, () => rig.target.publish(CHANNEL, perBurst, -1, tag), () => delivered(gen, tag, expected, cfg)));
+      }
+      if (block < 0) {
+        steady.windows.length = 0;
+        burst.windows.length = 0;
+        continue;
+      }
+      const st = summarize(steady);
+      const bu = summarize(burst);
+      log(`    ${transport} ${subs} subs, block ${block + 1}/${cfg.metricsBlocks}: steady on ÷ off ×${st.ratio.toFixed(3)} (A/A ×${st.aa.toFixed(3)}), burst ×${bu.ratio.toFixed(3)} (A/A ×${bu.aa.toFixed(3)})`);
+    }
+    await rig.target.metrics(false);
+    const end = await gen.snapshot(false);
+    if (end.errors + end.rehandshakes > 0) log(`    client errors ${end.errors}, rehandshakes ${end.rehandshakes}${end.firstError ? ` (${end.firstError})` : ''}`);
+    return [steady, burst];
   });
-  return { head: ['metric', 'metrics off', 'metrics on', 'on ÷ off'], rows };
 }
 
-/** The issue-15 target per fan-out size: CPU per delivery on ÷ off, steady and burst. */
-function verdicts(cfg: BenchConfig, med: Map<TargetName, Metrics>): Table {
-  const rows = cfg.fanSizes.flatMap((s) =>
-    (['steady', 'burst'] as const).map((kind) => {
-      const key = `${kind}CpuPerDelivery@${s}`;
-      const q = ratio(med.get(ON)?.[key], med.get(OFF)?.[key]);
-      return [`${kind}, ${s} subs: server CPU per delivery, on ÷ off`, `≤ ×${LIMIT.toFixed(2)}`, Number.isFinite(q) ? '×' + q.toFixed(3) : 'n/a', q <= LIMIT ? 'met' : 'NOT met'];
-    }),
-  );
-  return { head: ['figure', 'target', 'measured', 'status'], rows };
+function x(q: number): string {
+  return Number.isFinite(q) ? '×' + q.toFixed(3) : 'n/a';
 }
 
-/** `npm run bench -- metrics`. Returns the number of failed runs. */
+function table(series: readonly Series[]): Table {
+  const rows = series.map((s) => {
+    const m = summarize(s);
+    return [
+      `${s.transport}, ${s.size} subs, ${s.kind}`,
+      m.offUs.toFixed(2),
+      m.onUs.toFixed(2),
+      x(m.ratio),
+      `${x(m.blockMedian)} (${x(m.blockQ1)}–${x(m.blockQ3)})`,
+      x(m.aa),
+      String(m.lost),
+      m.ratio <= LIMIT ? 'met' : 'NOT met',
+    ];
+  });
+  return {
+    head: ['windows', 'off: server CPU per delivery (µs)', 'on (µs)', 'on ÷ off', 'per block: median (quartiles)', 'A/A: off ÷ off', 'lost', `target ≤ ×${LIMIT.toFixed(2)}`],
+    rows,
+  };
+}
+
+/** `npm run bench -- metrics`. Returns the number of failed measurements. */
 export async function metricsCompare(cfg: BenchConfig, log: Log = (l) => process.stderr.write(l + '\n')): Promise<number> {
-  const c: BenchConfig = { ...cfg, targets: [OFF, ON] };
   const started = new Date();
-  log('== fan-out: metrics off vs on');
-  // The order alternates round by round (off, on, then on, off, …): on this machine the
-  // second run of a round measured up to 10 % apart from the first whichever it was, so a
-  // fixed order would show that as the metrics' cost (or saving).
-  const runs: Runs = new Map([[OFF, []], [ON, []]]);
-  const failures: string[] = [];
+  const transports = cfg.metricsTransports.split(',').map((t) => t.trim()) as ClientTransport[];
+  for (const t of transports) if (t !== 'long-polling' && t !== 'websocket') throw new Error(`--metrics-transports: long-polling or websocket, not ${t}`);
   const cpu = MachineCpu.start();
-  for (let round = 1; round <= c.rounds; round++) {
-    const order = round % 2 === 1 ? [OFF, ON] : [ON, OFF];
-    const one = await runScenario(fanoutScenario, { ...c, rounds: 1, targets: order }, (l) => log(l.replace('round 1/1', `round ${round}/${c.rounds}`)));
-    for (const [t, r] of one.runs) runs.get(t)!.push(...r);
-    failures.push(...one.failures.map((f) => f.replace('round 1', `round ${round}`)));
+  const series: Series[] = [];
+  const failures: string[] = [];
+  for (const transport of transports) {
+    for (const size of cfg.fanSizes) {
+      log(`== metrics off/on in one process: ${transport}, ${size} subscribers`);
+      try {
+        series.push(...(await measure(cfg, transport, size, log)));
+      } catch (err) {
+        failures.push(`${transport} ${size}: ${String((err as Error)?.stack ?? err)}`);
+        log(`    failed: ${String(err)}`);
+      }
+    }
   }
-  const o = { runs, medians: medians(runs), failures, cpu: cpu.finish() };
+  const machineCpu = cpu.finish();
   const dir = path.join(ROOT, '.bench-out', 'results');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'metrics-fanout.json'),
-    JSON.stringify({ date: started.toISOString(), runs: Object.fromEntries(o.runs), failures: o.failures, cpu: o.cpu }, (_k, v: unknown) =>
-      typeof v === 'number' && !Number.isFinite(v) ? null : v,
-    ),
-  );
-  const t = table(c, o.medians);
-  const v = verdicts(c, o.medians);
-  process.stdout.write(`\nfan-out, metrics off vs on, medians of ${c.rounds} round(s):\n${textTable(t)}\n\nIssue-15 target:\n${textTable(v)}\n`);
-  if (c.doc) {
+  fs.writeFileSync(path.join(dir, 'metrics-inprocess.json'), JSON.stringify({ date: started.toISOString(), series, failures, cpu: machineCpu }));
+  const t = table(series);
+  process.stdout.write(`\nmetrics off and on in one process, ${cfg.metricsBlocks} blocks:\n${textTable(t)}\n`);
+  if (cfg.doc) {
     const block = [
       `_Written by \`npm run bench -- metrics\` on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC._`,
       '',
-      `Machine: ${machine(c.pin)}.`,
+      `Machine: ${machine(cfg.pin)}.`,
       '',
-      `Settings: rounds ${c.rounds} (medians; which target runs first alternates round by round), ${c.workers} generator processes, ${c.addrs} source addresses, ` +
-        `hold timeout ${c.timeout / 1000} s${pinSetting(c)}; fan-out sizes ${c.fanSizes.join(', ')}; steady ${c.steadyCount} messages at ${c.steadyRate}/s; ` +
-        `${c.bursts} bursts of ~${c.burstDeliveries.toLocaleString('en-US')} deliveries. “Metrics on”: \`createMetrics(bayeux)\` and a scrape of the registry every second in the server process.`,
+      `Settings: one server process per transport and size, metrics turned on and off in it between windows; ${cfg.metricsBlocks} blocks of three windows (off, on, off, order rotating); ` +
+        `steady windows of ${cfg.metricsSteadyWindow} messages at ${cfg.steadyRate}/s, burst windows of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries; ` +
+        `${cfg.workers} generator processes, hold timeout ${cfg.timeout / 1000} s${pinSetting(cfg)}. “Metrics on”: \`createMetrics(bayeux)\` and a scrape of the registry every second in the server process.`,
       '',
-      markdownTable(v),
-      '',
-      cpuNote(o.cpu),
+      cpuNote(machineCpu),
       '',
       markdownTable(t),
       '',
-      ...(o.failures.length ? ['Failed runs:', '', ...o.failures.map((f) => '- `' + f.split('\n')[0] + '`'), ''] : []),
+      ...(failures.length ? ['Failed runs:', '', ...failures.map((f) => '- `' + f.split('\n')[0] + '`'), ''] : []),
     ].join('\n');
-    const file = path.resolve(ROOT, c.doc);
+    const file = path.resolve(ROOT, cfg.doc);
     writeBetweenMarkers(file, block, 'metrics');
     log(`tables written to ${path.relative(ROOT, file)}`);
   }
-  return o.failures.length;
+  return failures.length;
 }

@@ -55,7 +55,7 @@ const TARGET_LABEL: Record<TargetName, string> = {
   'bayeux-redis-logs': "bayeux-server, Redis engine, fanout 'logs'",
   'faye-redis': 'Faye 1.4.3 on faye-redis 0.2.0',
   'bare-ws': 'bare ws (limit)',
-  'bayeux-metrics': 'bayeux-server, metrics on',
+  'bayeux-metrics': 'bayeux-server, metrics on and off',
 };
 
 export interface Table {

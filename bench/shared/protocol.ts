@@ -6,7 +6,7 @@ import type { HistogramData } from './histogram.js';
 
 /**
  * The servers under test (`bare-ws` answers WebSocket only: see `npm run bench -- websocket`;
- * `bayeux-metrics` is `bayeux` with Prometheus metrics on: see `npm run bench -- metrics`;
+ * `bayeux-metrics` is `bayeux` whose Prometheus metrics the bench turns on and off: see `npm run bench -- metrics`;
  * `faye-redis` is Faye on the faye-redis engine, the Redis peer of `npm run bench -- redis`;
  * `bayeux-redis-logs` is `bayeux-redis` with `fanout: 'logs'`).
  */
@@ -60,6 +60,7 @@ export type TargetRequest =
   | { rid: number; cmd: 'publish'; channel: string; count: number; intervalMs: number; tag: string }
   | { rid: number; cmd: 'profile'; action: 'start' | 'stop'; file: string }
   | { rid: number; cmd: 'heapSnapshot'; file: string }
+  | { rid: number; cmd: 'metrics'; on: boolean }
   | { rid: number; cmd: 'stop' };
 
 export interface PublishResult {

@@ -18,6 +18,8 @@ export interface TargetHooks {
   publish(channel: string, data: { t: number; g: string; s: number }): void;
   /** Live sessions, as the server counts them. */
   sessions(): number | Promise<number>;
+  /** Turns the server's Prometheus metrics on or off (only `bayeux-metrics` has them). */
+  metrics?(on: boolean): void;
 }
 
 export type MountTarget = (server: http.Server, config: TargetConfig) => TargetHooks | Promise<TargetHooks>;
@@ -159,6 +161,12 @@ export async function runTarget(mount: MountTarget): Promise<void> {
           fs.mkdirSync(path.dirname(msg.file), { recursive: true });
           reply({ file: v8.writeHeapSnapshot(msg.file) });
         }, fail);
+        break;
+      case 'metrics':
+        if (hooks.metrics) {
+          hooks.metrics(msg.on);
+          reply({});
+        } else fail(new Error('this target has no metrics to turn on or off'));
         break;
       case 'stop':
         reply({});
