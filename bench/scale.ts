@@ -30,7 +30,7 @@ import { BenchRedis, type RedisInfo } from './redis-server.js';
 import { fmt, machine, markdownTable, textTable, writeBetweenMarkers, type Table } from './report.js';
 import { cpuOf, Generator, PATH, percent, type Log } from './scenarios/common.js';
 import { redisVersion } from './redis.js';
-import type { TargetStats } from './shared/protocol.js';
+import type { ClientTransport, TargetStats } from './shared/protocol.js';
 
 const CHANNEL = '/bench/scale';
 
@@ -39,6 +39,12 @@ function scaleTarget(cfg: BenchConfig): 'bayeux-redis' | 'bayeux-redis-logs' {
   if (cfg.scaleFanout === 'queues') return 'bayeux-redis';
   if (cfg.scaleFanout === 'logs') return 'bayeux-redis-logs';
   throw new Error(`--scale-fanout: queues or logs, not ${cfg.scaleFanout}`);
+}
+
+/** The clients' transport of `--scale-transport`. */
+function scaleTransport(cfg: BenchConfig): ClientTransport {
+  if (cfg.scaleTransport === 'long-polling' || cfg.scaleTransport === 'websocket') return cfg.scaleTransport;
+  throw new Error(`--scale-transport: long-polling or websocket, not ${cfg.scaleTransport}`);
 }
 
 export interface ProcResult {
@@ -95,6 +101,8 @@ export interface ScaleResult {
   commandTimeout: number;
   /** The engine's fan-out mode (`--scale-fanout`); absent in results saved before it existed. */
   fanout?: string;
+  /** The clients' transport (`--scale-transport`); absent (long-polling) in results saved before it existed. */
+  transport?: string;
 }
 
 /** The engine options a run set away from their defaults, as the settings line says them. */
@@ -143,6 +151,7 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
   const n = cfg.scaleSessions;
   const p = cfg.scaleProcs;
   log(`scale: ${n} sessions over ${p} bayeux-server processes on one Redis, ${cfg.scaleWorkers} generator processes, ${cfg.scaleAddrs} source addresses`);
+  const transport = scaleTransport(cfg);
   const perProc = Math.ceil(n / p);
   const perWorker = Math.ceil(n / cfg.scaleWorkers);
   if (perProc > 19_500 || perWorker > 19_500) throw new Error(`over the descriptor cap: ${perProc} sessions per server process, ${perWorker} per generator (keep both under 19,500)`);
@@ -204,7 +213,7 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
     const spawned = await phase(`ramp to ${n} sessions`, cfg.scaleRampTimeout, deadline, log, async () => {
       const r = await gen.spawn(
         n,
-        { subscribePrefix: CHANNEL, subscribeModulo: 0, publishPrefix: null, publishModulo: 0, concurrency: cfg.scaleRampConcurrency },
+        { transport, subscribePrefix: CHANNEL, subscribeModulo: 0, publishPrefix: null, publishModulo: 0, concurrency: cfg.scaleRampConcurrency },
         cfg.scaleRampTimeout,
       );
       await gen.waitHolding(r.established, Math.max(1000, deadline - Date.now()));
@@ -252,8 +261,14 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
       const s0 = await allStats(false);
       const r0: RedisInfo = await redis!.info();
       await gen.snapshot(true);
+      // `--profile`: a CPU profile of every server process over this phase.
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
+      const files = cfg.profile ? targets.map((_t, i) => path.resolve(ROOT, cfg.profileDir, `scale-deliver-${i}-${stamp}.cpuprofile`)) : [];
+      await Promise.all(files.map((f, i) => targets[i]!.profile('start', f)));
       const pub = await targets[0]!.publish(CHANNEL, 1, -1, 'all');
       const snap = await gen.waitDeliveries('all', spawned.established, cfg.scaleDeliverTimeout, 100);
+      await Promise.all(files.map((f, i) => targets[i]!.profile('stop', f)));
+      for (const f of files) log(`    cpu profile: ${path.relative(ROOT, f)}`);
       const s1 = await allStats(false);
       const r1 = await redis!.info();
       return { pub, snap, s0, s1, r0, r1 };
@@ -311,6 +326,7 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
       timeout: cfg.scaleTimeout,
       commandTimeout: cfg.redisCommandTimeout || 2000,
       fanout: cfg.scaleFanout,
+      transport: cfg.scaleTransport,
     };
     log(
       `    publish: reached ${reached} of ${spawned.established} in ${(result.reachAllMs / 1000).toFixed(2)} s (p50 ${result.latencyP50.toFixed(0)} ms, p99 ${result.latencyP99.toFixed(0)} ms), lost ${result.lost}; ` +
@@ -382,7 +398,7 @@ export function writeScaleDoc(r: ScaleResult, cfg: BenchConfig, file: string): v
     'Settings:',
     '',
     [
-      `${fmt(r.asked, 0)} sessions, each subscribed to one channel and holding /meta/connect; ${r.procs} bayeux-server processes on the Redis engine (redis-server ${redisVersion()}, no persistence, one instance), engine options at their defaults${engineExceptions(r)}`,
+      `${fmt(r.asked, 0)} sessions, each subscribed to one channel and holding /meta/connect${r.transport === 'websocket' ? ' over WebSocket' : ' (long-polling)'}; ${r.procs} bayeux-server processes on the Redis engine (redis-server ${redisVersion()}, no persistence, one instance), engine options at their defaults${engineExceptions(r)}`,
       `${r.workers} generator processes, ${cfg.scaleAddrs} loopback source addresses, ${cfg.scaleRampConcurrency} sessions set up at once per generator; each connection goes to one server process (round-robin), and a session keeps its connection, so it stays on one process`,
       `hold timeout ${r.timeout / 1000} s, session lifetime ${cfg.maxInterval / 1000} s; heartbeat window ${fmt(r.hbWindowSeconds, 0)} s; the publish is made by app code (\`bayeux.publish\`) in server 1`,
       'memory after two forced GCs, minus the baseline taken after a warm-up; every process (servers, generators, redis-server) runs under the 20,000 open-files limit',

@@ -53,7 +53,11 @@ export interface RedisEngineOptions {
    * process that died while holding it. Must exceed the server's `timeout`. Default 2 minutes.
    */
   connectLeaseMs?: number;
-  /** Bound on one Redis command, ms; past it the call fails as unavailable. Default 2000. */
+  /**
+   * How long Redis may stay silent while commands wait, ms; past it they fail as
+   * unavailable. Counted from the last reply, not per command, so a command queued behind
+   * many others (a publish waking thousands of connects) waits its turn. Default 2000.
+   */
   commandTimeoutMs?: number;
   /** Retry advice (`interval`) sent to clients while Redis is unreachable, ms. Default 1000. */
   retryMs?: number;
@@ -142,7 +146,11 @@ export function createConnection(o: RedisEngineOptions, forSubscriber: boolean):
     if (!forSubscriber) return o.client;
     return o.client instanceof Cluster ? o.client.duplicate() : o.client.duplicate();
   }
-  const commandTimeout = o.commandTimeoutMs ?? 2000;
+  // The engine bounds commands itself (reply-watchdog.ts: Redis silent for commandTimeoutMs,
+  // not one command that long, so a busy process's late reads fail nothing). A Cluster keeps
+  // a per-command cap too, at 10 × the bound: there one node can fall silent while the
+  // others answer, which the watchdog, counting every node's replies, would not see.
+  const commandTimeout = (o.commandTimeoutMs ?? 2000) * 10;
   const retryStrategy = (times: number) => Math.min(50 * times, 1000);
   if (o.cluster) {
     return new Cluster(o.cluster.map(nodeAddress), {
@@ -159,7 +167,7 @@ export function createConnection(o: RedisEngineOptions, forSubscriber: boolean):
   }
   const base: RedisOptions = forSubscriber
     ? { maxRetriesPerRequest: null, enableOfflineQueue: true }
-    : { maxRetriesPerRequest: 0, enableOfflineQueue: false, commandTimeout };
+    : { maxRetriesPerRequest: 0, enableOfflineQueue: false };
   const opts: RedisOptions = {
     retryStrategy,
     ...base,

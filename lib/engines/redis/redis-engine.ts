@@ -50,6 +50,7 @@ import {
   type SubscribeResult,
 } from '../engine.js';
 import { OpBatch, type BatchOp } from './op-batch.js';
+import { ReplyWatchdog } from './reply-watchdog.js';
 import { createConnection, validateOptions, type RedisEngineOptions } from './options.js';
 import { LogReader, type Commit } from './log-reader.js';
 import { LOG_SCRIPTS, LOG_VARIANTS } from './log-scripts.js';
@@ -125,6 +126,8 @@ export class RedisEngine implements Engine {
   /** A command failed as unavailable while the connections looked ready; a probe or a new connection clears it. */
   private commandFault = false;
   private probeTimer: NodeJS.Timeout | null = null;
+  /** The bound on commands: Redis silent for commandTimeoutMs while some wait. */
+  private readonly watchdog: ReplyWatchdog;
   /** Takes the engine's listeners off the app's own client (option `client`), on close. */
   private unhookClient: (() => void) | null = null;
 
@@ -139,6 +142,7 @@ export class RedisEngine implements Engine {
     this.flags = (options.clusterEvents ? 'e' : '') + (this.buckets > 1 ? 'i' : '');
     this.logs = options.fanout === 'logs';
     this.reader = this.logs ? this.logReader() : null;
+    this.watchdog = new ReplyWatchdog(options.commandTimeoutMs ?? 2000, (err) => debug('%s', err.message));
   }
 
   private logReader(): LogReader {
@@ -266,7 +270,7 @@ export class RedisEngine implements Engine {
         this.probeTimer = null;
         return;
       }
-      const probe = redis.status === 'ready' ? Promise.all(this.tags.map((t) => redis.zcard(`${t}:exp`))) : Promise.reject(new Error('not connected'));
+      const probe = redis.status === 'ready' ? this.watchdog.watch(Promise.all(this.tags.map((t) => redis.zcard(`${t}:exp`)))) : Promise.reject(new Error('not connected'));
       probe.then(
         () => {
           this.probeTimer = null;
@@ -327,6 +331,7 @@ export class RedisEngine implements Engine {
     this.sweeper = null;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
+    this.watchdog.stop();
     this.unhookClient?.();
     this.unhookClient = null;
     const all = this.options.client ? [this.sub] : [this.redis, this.sub];
@@ -468,7 +473,7 @@ export class RedisEngine implements Engine {
   private async exec<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
     try {
-      return await fn();
+      return await this.watchdog.watch(fn());
     } catch (err) {
       const e = err as Error;
       if (e?.name === 'ReplyError' && !TRANSIENT.test(e.message)) throw err;
