@@ -231,7 +231,8 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
     const fds = targets.map((t) => fdCount(t.pid));
     const workerFds = workers.map((w) => fdCount(w.pid));
     const redisFds = fdCount(redis.pid);
-    const held = after.map((a, i) => a.openRequests - base[i]!.openRequests);
+    // Held connects: open HTTP responses for long-polling; for WebSocket, the open sockets (each holds its connect).
+    const held = after.map((a, i) => (transport === 'websocket' ? a.connections - base[i]!.connections : a.openRequests - base[i]!.openRequests));
     const totalHeld = held.reduce((a, b) => a + b, 0);
     log(`    held per process: ${held.join(', ')} (total ${totalHeld}); descriptors: servers ${fds.join(', ')}, generators ${workerFds.join(', ')}, redis ${redisFds}`);
 
@@ -274,6 +275,13 @@ async function run(cfg: BenchConfig, log: Log): Promise<ScaleResult> {
       return { pub, snap, s0, s1, r0, r1 };
     });
     const t = deliver.snap.tags.get('all');
+    // What Redis ran for the publish (scripts' own commands included), the most called first.
+    const ran = Object.entries(deliver.r1.calls)
+      .map(([name, n]) => [name, n - (deliver.r0.calls[name] ?? 0)] as const)
+      .filter(([, n]) => n > 0)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 12);
+    log(`    Redis commands during the publish: ${ran.map(([name, n]) => `${name} ${n}`).join(', ')}`);
     const reached = t?.count ?? 0;
     const end = await gen.snapshot(false);
 

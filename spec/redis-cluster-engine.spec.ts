@@ -122,9 +122,16 @@ describe('redis engine on Redis Cluster', function () {
     }
     const nodes: Node[] = [];
 
-    async function node(prefix: string, options: { sweepInterval?: number; indexGraceMs?: number } = {}): Promise<Node> {
+    async function node(prefix: string, options: { sweepInterval?: number; indexGraceMs?: number; shardedPubSub?: boolean; fanout?: 'logs' } = {}): Promise<Node> {
       const n: Node = {
-        engine: new RedisEngine({ cluster: cluster.startupNodes, prefix, clusterEvents: true, indexGraceMs: options.indexGraceMs }),
+        engine: new RedisEngine({
+          cluster: cluster.startupNodes,
+          prefix,
+          clusterEvents: true,
+          indexGraceMs: options.indexGraceMs,
+          shardedPubSub: options.shardedPubSub,
+          fanout: options.fanout,
+        }),
         wakes: [],
         removed: [],
         events: [],
@@ -170,6 +177,65 @@ describe('redis engine on Redis Cluster', function () {
       expect(slots.size, 'buckets used by 64 sessions').to.be.above(8);
       expect(ports.size, 'nodes holding them').to.equal(3);
       expect(await engine.sessionCount()).to.equal(64);
+    });
+
+    /** Per node: the shard channels and the plain channels of `prefix` that clients listen to there. */
+    async function listened(prefix: string): Promise<{ port: number; shard: string[]; plain: string[] }[]> {
+      return Promise.all(
+        cluster.nodes.map(async (n) => {
+          const c = new Redis({ port: n.port, host: '127.0.0.1' });
+          try {
+            const shard = (await c.call('PUBSUB', 'SHARDCHANNELS', `{${prefix}:*`)) as string[];
+            const plain = (await c.call('PUBSUB', 'CHANNELS', `*${prefix}*`)) as string[];
+            return { port: n.port, shard, plain };
+          } finally {
+            c.disconnect();
+          }
+        }),
+      );
+    }
+
+    it('notices go by sharded pub/sub: a channel per bucket on the node that owns it, none Cluster-wide; wakes, log notices and events arrive', async function () {
+      const prefix = nextPrefix();
+      const a = await node(prefix, { fanout: 'logs' });
+      const b = await node(prefix, { fanout: 'logs' });
+      await hold(a, 'w');
+      await a.engine.subscribe('w', ['/shard'], 10);
+      await a.engine.barrier();
+      a.wakes.length = 0;
+      b.events.length = 0;
+      expect(await b.engine.publish('/shard', '"x"')).to.equal(1);
+      await waitUntil(() => a.wakes.includes('w'), "the log notice to wake a's hold");
+      expect(await a.engine.takeAndEnd('w', 60_000)).to.deep.equal(['"x"']);
+      await a.engine.destroySession('w', 'disconnect');
+      await waitUntil(() => b.events.some((e) => e.type === 'sessionRemoved' && e.clientId === 'w'), 'the removal event to reach b');
+      const seen = await listened(prefix);
+      const all = seen.flatMap((s) => s.shard);
+      for (const s of seen) {
+        expect(s.plain, `plain channels on node ${s.port}`).to.deep.equal([]);
+        for (const ch of s.shard) expect(await cluster.nodeOf(ch), ch).to.equal(s.port);
+      }
+      for (const n of [a, b]) {
+        for (let k = 0; k < 16; k++) {
+          expect(all, 'wake channel').to.include(`{${prefix}:b${k}}:w:${n.engine.processId}`);
+          expect(all, 'events channel').to.include(`{${prefix}:b${k}}:ev`);
+        }
+      }
+    });
+
+    it('with shardedPubSub false, notices go by plain pub/sub and still arrive', async function () {
+      const prefix = nextPrefix();
+      const a = await node(prefix, { shardedPubSub: false });
+      const b = await node(prefix, { shardedPubSub: false });
+      await hold(a, 'p');
+      await a.engine.subscribe('p', ['/plain'], 10);
+      await a.engine.barrier();
+      a.wakes.length = 0;
+      expect(await b.engine.publish('/plain', '"y"')).to.equal(1);
+      await waitUntil(() => a.wakes.includes('p'), "the wake to reach a's hold");
+      const seen = await listened(prefix);
+      expect(seen.flatMap((s) => s.shard)).to.deep.equal([]);
+      expect(seen.flatMap((s) => s.plain)).to.include(`${prefix}:w:${a.engine.processId}`);
     });
 
     it('a publish is two round trips — the index, then one script per bucket with subscribers — for 1 or 300 subscribers held on 3 processes; only holders are woken', async function () {

@@ -54,15 +54,19 @@
  * call). Direct mail (deliver, requeue) still wakes the holder on P:w:<process>.
  */
 
-/** Helpers of every log script (ARGV[1] T, ARGV[2] P, ARGV[3] flags: `e` events, `i` index). */
+/** Helpers of every log script (ARGV[1] T, ARGV[2] P, ARGV[3] flags: `e` events, `i` index, `s` sharded pub/sub). */
 const LIB = `
 local T = ARGV[1]
 local P = ARGV[2]
 local EV = string.find(ARGV[3], 'e', 1, true) ~= nil
 local IX = string.find(ARGV[3], 'i', 1, true) ~= nil
 local function sk(kind, id) return T .. ':' .. kind .. ':' .. id end
-local function event(e) if EV then redis.call('PUBLISH', P .. ':ev', cjson.encode(e)) end end
-local function notify(h, msg) return redis.call('PUBLISH', P .. ':w:' .. h, msg) end
+-- Sharded pub/sub (flag s, a Cluster): each bucket's own channels, published in its slot.
+local SH = string.find(ARGV[3], 's', 1, true) ~= nil
+local PUB = SH and 'SPUBLISH' or 'PUBLISH'
+local CH = SH and T or P
+local function event(e) if EV then redis.call(PUB, CH .. ':ev', cjson.encode(e)) end end
+local function notify(h, msg) return redis.call(PUB, CH .. ':w:' .. h, msg) end
 local function holder(id)
   local h = redis.call('HGET', sk('s', id), 'h')
   if h and h ~= '' then return h end
@@ -495,7 +499,7 @@ end
 -- One notice per log, on the log's own channel (named as its key): the processes holding
 -- sessions subscribed to it listen there. No subscriber is looked at.
 local seq = string.sub(id, 1, -3)
-for _, c in ipairs(keys) do redis.call('PUBLISH', T .. ':l:' .. c, seq) end
+for _, c in ipairs(keys) do redis.call(PUB, T .. ':l:' .. c, seq) end
 return {count, empties}
 `),
   ],

@@ -81,6 +81,15 @@ export interface RedisEngineOptions {
    * process of a deployment must use the same value.
    */
   fanout?: 'queues' | 'logs';
+  /**
+   * On a Redis Cluster: carry the engine's notices (wakes, log notices, cluster events) by
+   * sharded pub/sub (SPUBLISH, Redis 7.0+), each on a channel of its bucket's hash slot, so a
+   * notice stays on the node that owns the bucket; plain PUBLISH is copied to every node of
+   * the Cluster. Default true on a Cluster, where every master runs Redis 7.0 or later
+   * (checked when the engine opens; with an older one it falls back to PUBLISH). Only for a
+   * Cluster. Every process of a deployment must use the same value.
+   */
+  shardedPubSub?: boolean;
 }
 
 /** Largest useful bucket count: Redis Cluster has 16384 hash slots. */
@@ -130,6 +139,12 @@ export function validateOptions(o: RedisEngineOptions): void {
   if (o.buckets !== undefined && !(Number.isInteger(o.buckets) && o.buckets >= 1 && o.buckets <= MAX_BUCKETS)) {
     throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine buckets must be an integer from 1 to ${MAX_BUCKETS}, got ${String(o.buckets)}`);
   }
+  if (o.shardedPubSub !== undefined && typeof o.shardedPubSub !== 'boolean') {
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine shardedPubSub must be a boolean, got ${JSON.stringify(o.shardedPubSub)}`);
+  }
+  if (o.shardedPubSub === true && o.cluster === undefined && !(o.client instanceof Cluster)) {
+    throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', 'redisEngine shardedPubSub is for a Redis Cluster (options cluster, or a Cluster client)');
+  }
   if (o.fanout !== undefined && o.fanout !== 'queues' && o.fanout !== 'logs') {
     throw codedTypeError('ERR_BAYEUX_INVALID_OPTION', `redisEngine fanout must be 'queues' or 'logs', got ${JSON.stringify(o.fanout)}`);
   }
@@ -142,9 +157,11 @@ export function validateOptions(o: RedisEngineOptions): void {
  * itself). A client passed in is used as it is, and duplicated for pub/sub.
  */
 export function createConnection(o: RedisEngineOptions, forSubscriber: boolean): Redis | Cluster {
+  // Sharded pub/sub on a Cluster: one subscriber connection per master (ioredis routes SSUBSCRIBE by slot).
+  const sharded = forSubscriber && o.shardedPubSub !== false;
   if (o.client) {
     if (!forSubscriber) return o.client;
-    return o.client instanceof Cluster ? o.client.duplicate() : o.client.duplicate();
+    return o.client instanceof Cluster ? o.client.duplicate(undefined, sharded ? { shardedSubscribers: true } : {}) : o.client.duplicate();
   }
   // The engine bounds commands itself (reply-watchdog.ts: Redis silent for commandTimeoutMs,
   // not one command that long, so a busy process's late reads fail nothing). A Cluster keeps
@@ -158,6 +175,7 @@ export function createConnection(o: RedisEngineOptions, forSubscriber: boolean):
       enableOfflineQueue: forSubscriber,
       ...o.clusterOptions,
       ...(forSubscriber ? { enableOfflineQueue: true } : {}),
+      ...(sharded ? { shardedSubscribers: true } : {}),
       redisOptions: {
         ...(forSubscriber ? {} : { commandTimeout, maxRetriesPerRequest: 0 }),
         ...o.redis,

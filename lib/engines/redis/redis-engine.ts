@@ -91,8 +91,12 @@ export class RedisEngine implements Engine {
   private readonly tags: string[];
   /** The channel index's tag, `{P:i}`. */
   private readonly indexTag: string;
-  /** Flags passed to every bucket script (`e` events, `i` index). */
-  private readonly flags: string;
+  /** Flags passed to every bucket script (`e` events, `i` index, `s` sharded pub/sub). */
+  private flags: string;
+  /** Notices by sharded pub/sub (a Cluster of Redis 7+, option `shardedPubSub`): per bucket channels. */
+  private sharded: boolean;
+  /** The channels this process listens to for its own notices and for cluster events. */
+  private own = { wake: new Set<string>(), events: new Set<string>() };
   /** `fanout: 'logs'`: the bucket scripts of LOG_VARIANTS run in place of queues mode's. */
   private readonly logs: boolean;
   /** Logs mode: the held sessions' positions, the log notices listened to, the process reads. */
@@ -139,7 +143,8 @@ export class RedisEngine implements Engine {
     this.buckets = options.buckets ?? (clustered ? 16 : 1);
     this.tags = Array.from({ length: this.buckets }, (_, k) => `{${this.prefix}:b${k}}`);
     this.indexTag = `{${this.prefix}:i}`;
-    this.flags = (options.clusterEvents ? 'e' : '') + (this.buckets > 1 ? 'i' : '');
+    this.sharded = options.shardedPubSub ?? clustered;
+    this.flags = (options.clusterEvents ? 'e' : '') + (this.buckets > 1 ? 'i' : '') + (this.sharded ? 's' : '');
     this.logs = options.fanout === 'logs';
     this.reader = this.logs ? this.logReader() : null;
     this.watchdog = new ReplyWatchdog(options.commandTimeoutMs ?? 2000, (err) => debug('%s', err.message));
@@ -154,8 +159,8 @@ export class RedisEngine implements Engine {
         // Not behind merged calls (run): a read overtaking them changes nothing, the commits compare.
         return this.exec(() => (this.client as unknown as Record<string, ScriptCall>)['lxRead']!(`${tag}:exp`, tag, this.prefix, this.flags, ...args));
       },
-      subscribe: (channel) => (this.sub ? this.sub.subscribe(channel) : Promise.reject(new Error('closed'))),
-      unsubscribe: (channel) => (this.sub ? this.sub.unsubscribe(channel) : Promise.resolve()),
+      subscribe: (channel) => (!this.sub ? Promise.reject(new Error('closed')) : this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel)),
+      unsubscribe: (channel) => (!this.sub ? Promise.resolve() : this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel)),
       wake: (id) => this.wakeHeld(id),
       get maxQueue() {
         return engine.maxQueue;
@@ -163,12 +168,14 @@ export class RedisEngine implements Engine {
     });
   }
 
-  private get wakeChannel(): string {
-    return `${this.prefix}:w:${this.processId}`;
+  /** Where this process's notices come: its wake channel (one per bucket when sharded). */
+  private get wakeChannels(): string[] {
+    return this.sharded ? this.tags.map((t) => `${t}:w:${this.processId}`) : [`${this.prefix}:w:${this.processId}`];
   }
 
-  private get eventsChannel(): string {
-    return `${this.prefix}:ev`;
+  /** Where cluster events come (one per bucket when sharded). */
+  private get eventsChannels(): string[] {
+    return this.sharded ? this.tags.map((t) => `${t}:ev`) : [`${this.prefix}:ev`];
   }
 
   /** @internal The command connection (for specs and tools: e.g. counting round trips). */
@@ -297,11 +304,13 @@ export class RedisEngine implements Engine {
       redis.defineCommand(name, keys >= 0 ? { numberOfKeys: keys, lua } : { lua });
     }
     const sub = (this.sub = this.connection(true));
-    sub.on('message', (channel: string, message: string) => {
-      if (channel === this.wakeChannel) this.onNotice(message);
-      else if (channel === this.eventsChannel) this.onClusterEvent(message);
+    const onMessage = (channel: string, message: string): void => {
+      if (this.own.wake.has(channel)) this.onNotice(message);
+      else if (this.own.events.has(channel)) this.onClusterEvent(message);
       else this.reader?.notice(channel, Number(message));
-    });
+    };
+    sub.on('message', onMessage);
+    sub.on('smessage', onMessage);
     sub.on('ready', () => {
       // After a reconnect, wakes sent meanwhile were lost: look at every hold once.
       if (!this.subscribedOnce) return;
@@ -310,20 +319,46 @@ export class RedisEngine implements Engine {
     });
     this.sweeper = setInterval(() => void this.sweep(), config.sweepInterval);
     this.sweeper.unref();
-    const channels = this.options.clusterEvents ? [this.wakeChannel, this.eventsChannel] : [this.wakeChannel];
     // Wait (bounded) for both connections; if Redis is down, calls fail with 503 until it is back.
     const ready = (r: Connection) =>
       r.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => r.once('ready', () => resolve()));
     const bound = this.options.commandTimeoutMs ?? 2000;
     let timer: NodeJS.Timeout | undefined;
+    const listen = async (): Promise<void> => {
+      if (this.sharded) {
+        // Sharded pub/sub needs Redis 7.0 on every master: looked at before listening.
+        await ready(redis);
+        await this.checkShardedSupport(redis);
+      }
+      this.own = { wake: new Set(this.wakeChannels), events: new Set(this.options.clusterEvents ? this.eventsChannels : []) };
+      const channels = [...this.own.wake, ...this.own.events];
+      // SSUBSCRIBE takes channels of one slot: one call per bucket channel.
+      await (this.sharded ? Promise.all(channels.map((c) => sub.ssubscribe(c))) : sub.subscribe(...channels));
+      this.subscribedOnce = true;
+    };
     await Promise.race([
-      Promise.all([ready(redis), sub.subscribe(...channels).then(() => void (this.subscribedOnce = true))]),
+      Promise.all([ready(redis), listen()]),
       new Promise((r) => (timer = setTimeout(r, redis instanceof Cluster ? bound * 2 : bound))),
     ])
       .catch((err) => debug('open: %O', err))
       .finally(() => clearTimeout(timer));
     // Not connected within the bound (and no error seen): down from the start.
     this.checkHealth(this.lastFault ?? new Error(`not connected within ${bound} ms`));
+  }
+
+  /** Sharded pub/sub needs Redis 7.0 on every master; with an older one, notices go by PUBLISH. */
+  private async checkShardedSupport(redis: Connection): Promise<void> {
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+    try {
+      const infos = await this.watchdog.watch(Promise.all(nodes.map((n) => n.info('server'))));
+      const old = infos.map((i) => /redis_version:([\d.]+)/.exec(i)?.[1] ?? '').filter((v) => Number(v.split('.')[0]) < 7);
+      if (old.length === 0) return;
+      debug('Redis %s has no sharded pub/sub (7.0+): notices go by PUBLISH', old[0]);
+      this.sharded = false;
+      this.flags = this.flags.replace('s', '');
+    } catch (err) {
+      debug('could not read the Redis version (sharded pub/sub kept): %s', (err as Error).message);
+    }
   }
 
   async close(): Promise<void> {
@@ -362,11 +397,15 @@ export class RedisEngine implements Engine {
   async barrier(): Promise<void> {
     const redis = this.client;
     const token = `#${++this.barrierCount}`;
-    const via: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
-    if (via.length === 0) throw new EngineUnavailableError('Redis unavailable: no Cluster node known yet', this.options.retryMs ?? 1000);
-    const done = new Promise<void>((resolve) => this.barriers.set(token, { left: via.length, resolve }));
+    // Sharded: through each bucket's channel (each bucket's notices travel on their own).
+    const via: Redis[] = this.sharded ? [] : redis instanceof Cluster ? redis.nodes('master') : [redis];
+    if (!this.sharded && via.length === 0) throw new EngineUnavailableError('Redis unavailable: no Cluster node known yet', this.options.retryMs ?? 1000);
+    const left = this.sharded ? this.buckets : via.length;
+    const done = new Promise<void>((resolve) => this.barriers.set(token, { left, resolve }));
     try {
-      await this.run(() => Promise.all(via.map((n) => n.publish(this.wakeChannel, token))));
+      await this.run(() =>
+        this.sharded ? Promise.all(this.wakeChannels.map((c) => redis.spublish(c, token))) : Promise.all(via.map((n) => n.publish(this.wakeChannels[0]!, token))),
+      );
     } catch (err) {
       this.barriers.delete(token);
       throw err;

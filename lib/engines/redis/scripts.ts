@@ -41,11 +41,14 @@
  *                     barrier, see RedisEngine.barrier)
  *   P:ev              cluster events (only with the engine's `clusterEvents`), JSON arrays:
  *                     ["a",id] added, ["r",id,reason] removed, ["s",id,chan] subscribed, ["u",id,chan] unsubscribed
+ * On a Cluster with sharded pub/sub (option `shardedPubSub`, flag `s`), the same notices go
+ * by SPUBLISH on T:w:<process id> and T:ev, each bucket's own, so a notice stays on the
+ * node that owns the bucket instead of crossing the whole Cluster bus.
  */
 
 /**
  * Helpers of the bucket scripts. ARGV[1] is the bucket tag T, ARGV[2] the prefix P,
- * ARGV[3] the flags: `e` cluster events on, `i` a channel index in use.
+ * ARGV[3] the flags: `e` cluster events on, `i` a channel index in use, `s` sharded pub/sub.
  */
 const LIB = `
 local T = ARGV[1]
@@ -53,8 +56,12 @@ local P = ARGV[2]
 local EV = string.find(ARGV[3], 'e', 1, true) ~= nil
 local IX = string.find(ARGV[3], 'i', 1, true) ~= nil
 local function sk(kind, id) return T .. ':' .. kind .. ':' .. id end
-local function event(e) if EV then redis.call('PUBLISH', P .. ':ev', cjson.encode(e)) end end
-local function notify(h, msg) return redis.call('PUBLISH', P .. ':w:' .. h, msg) end
+-- Sharded pub/sub (flag s, a Cluster): each bucket's own channels, published in its slot.
+local SH = string.find(ARGV[3], 's', 1, true) ~= nil
+local PUB = SH and 'SPUBLISH' or 'PUBLISH'
+local CH = SH and T or P
+local function event(e) if EV then redis.call(PUB, CH .. ':ev', cjson.encode(e)) end end
+local function notify(h, msg) return redis.call(PUB, CH .. ':w:' .. h, msg) end
 local function unref(mid)
   local mk = T .. ':m:' .. mid
   if redis.call('HINCRBY', mk, 'n', -1) <= 0 then redis.call('DEL', mk) end
