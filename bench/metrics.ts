@@ -5,8 +5,8 @@
  * measurement windows (`createMetrics` and a scrape a second, then `close()`), so on and off
  * share the process, the heap, the connections and the machine's moment.
  *
- * Windows come in blocks of three — off, on, off again — in an order that rotates through
- * all six permutations, so no condition owns a position. The two offs give an A/A figure
+ * Windows come in blocks of three — off, on, off again — in a random order per block, so no
+ * condition owns a position or a phase of the server's periodic work. The two offs give an A/A figure
  * (off ÷ off): the bench's own noise, printed beside on ÷ off. Per transport (long-polling,
  * WebSocket), fan-out size, steady (1 msg/s) and burst windows: server CPU per delivery
  * summed per condition, the ratio on ÷ off, and the median and quartiles of the per-block
@@ -29,15 +29,33 @@ const LIMIT = 1.05;
 const CHANNEL = '/bench/metrics';
 
 type Condition = 'offA' | 'on' | 'offB';
-/** The six orders of a block, used in turn. */
-const ORDERS: readonly (readonly Condition[])[] = [
-  ['offA', 'on', 'offB'],
-  ['on', 'offB', 'offA'],
-  ['offB', 'offA', 'on'],
-  ['offA', 'offB', 'on'],
-  ['on', 'offA', 'offB'],
-  ['offB', 'on', 'offA'],
-];
+const CONDITIONS: readonly Condition[] = ['offA', 'on', 'offB'];
+
+/**
+ * A block's order, drawn at random (a fixed seed, so a rerun draws the same). Not rotated:
+ * the server has periodic work of its own (WebSocket pings every 25 s, held connects
+ * renewed every hold timeout, all at once for sessions set up together), and a block lasts
+ * about as long, so a fixed rotation would hand each wave to the same condition.
+ */
+function orders(seed: number): () => Condition[] {
+  let state = seed >>> 0;
+  const next = (): number => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => {
+    const o = [...CONDITIONS];
+    for (let i = o.length - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [o[i], o[j]] = [o[j]!, o[i]!];
+    }
+    return o;
+  };
+}
 
 type Kind = 'steady' | 'burst';
 
@@ -143,16 +161,17 @@ async function measure(cfg: BenchConfig, transport: ClientTransport, size: numbe
     const burst: Series = { transport, size, kind: 'burst', windows: [] };
     const perBurst = Math.max(1, Math.round(cfg.burstDeliveries / Math.max(1, subs)));
     let n = 0;
+    const order = orders(size);
     // Block -1 warms both paths (JIT, the metrics' first creation) and is not counted.
     for (let block = -1; block < cfg.metricsBlocks; block++) {
-      for (const condition of ORDERS[(block + ORDERS.length) % ORDERS.length]!) {
+      for (const condition of order()) {
         const tag = `s${n++}`;
         const expected = cfg.metricsSteadyWindow * subs;
         steady.windows.push(
           await window(rig, condition, block, expected, () => rig.target.publish(CHANNEL, cfg.metricsSteadyWindow, 1000 / cfg.steadyRate, tag), () => delivered(gen, tag, expected, cfg)),
         );
       }
-      for (const condition of ORDERS[(block + ORDERS.length + 3) % ORDERS.length]!) {
+      for (const condition of order()) {
         await sleep(cfg.burstGap);
         await gen.waitHolding(subs, 10_000);
         const tag = `b${n++}`;
@@ -230,7 +249,7 @@ export async function metricsCompare(cfg: BenchConfig, log: Log = (l) => process
       '',
       `Machine: ${machine(cfg.pin)}.`,
       '',
-      `Settings: one server process per transport and size, metrics turned on and off in it between windows; ${cfg.metricsBlocks} blocks of three windows (off, on, off, order rotating); ` +
+      `Settings: one server process per transport and size, metrics turned on and off in it between windows; ${cfg.metricsBlocks} blocks of three windows (off, on, off, in random order); ` +
         `steady windows of ${cfg.metricsSteadyWindow} messages at ${cfg.steadyRate}/s, burst windows of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries; ` +
         `${cfg.workers} generator processes, hold timeout ${cfg.timeout / 1000} s${pinSetting(cfg)}. “Metrics on”: \`createMetrics(bayeux)\` and a scrape of the registry every second in the server process.`,
       '',

@@ -53,21 +53,10 @@
  * mail and no acknowledged delivery; else the session's own take runs instead, in the same
  * call). Direct mail (deliver, requeue) still wakes the holder on P:w:<process>.
  */
+import { BUCKET_HEAD } from './scripts.js';
 
 /** Helpers of every log script (ARGV[1] T, ARGV[2] P, ARGV[3] flags: `e` events, `i` index, `s` sharded pub/sub). */
-const LIB = `
-local T = ARGV[1]
-local P = ARGV[2]
-local EV = string.find(ARGV[3], 'e', 1, true) ~= nil
-local IX = string.find(ARGV[3], 'i', 1, true) ~= nil
-local function sk(kind, id) return T .. ':' .. kind .. ':' .. id end
--- Sharded pub/sub (flag s, a Cluster): each bucket's own channels, published in its slot.
-local SH = string.find(ARGV[3], 's', 1, true) ~= nil
-local PUB = SH and 'SPUBLISH' or 'PUBLISH'
-local CH = SH and T or P
-local function event(e) if EV then redis.call(PUB, CH .. ':ev', cjson.encode(e)) end end
-local function notify(h, msg) return redis.call(PUB, CH .. ':w:' .. h, msg) end
-local function holder(id)
+const LIB = `${BUCKET_HEAD}local function holder(id)
   local h = redis.call('HGET', sk('s', id), 'h')
   if h and h ~= '' then return h end
   return false

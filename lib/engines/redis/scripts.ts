@@ -47,10 +47,11 @@
  */
 
 /**
- * Helpers of the bucket scripts. ARGV[1] is the bucket tag T, ARGV[2] the prefix P,
- * ARGV[3] the flags: `e` cluster events on, `i` a channel index in use, `s` sharded pub/sub.
+ * What every bucket script starts with (queues and logs mode alike). ARGV[1] is the bucket
+ * tag T, ARGV[2] the prefix P, ARGV[3] the flags: `e` cluster events on, `i` a channel index
+ * in use, `s` sharded pub/sub.
  */
-const LIB = `
+export const BUCKET_HEAD = `
 local T = ARGV[1]
 local P = ARGV[2]
 local EV = string.find(ARGV[3], 'e', 1, true) ~= nil
@@ -62,7 +63,9 @@ local PUB = SH and 'SPUBLISH' or 'PUBLISH'
 local CH = SH and T or P
 local function event(e) if EV then redis.call(PUB, CH .. ':ev', cjson.encode(e)) end end
 local function notify(h, msg) return redis.call(PUB, CH .. ':w:' .. h, msg) end
-local function unref(mid)
+`;
+
+const LIB = `${BUCKET_HEAD}local function unref(mid)
   local mk = T .. ':m:' .. mid
   if redis.call('HINCRBY', mk, 'n', -1) <= 0 then redis.call('DEL', mk) end
 end
