@@ -1,7 +1,7 @@
 /**
  * The Redis engine through Redis Sentinel: a real master, a replica and one Sentinel on
  * loopback (`redis-server --sentinel`, `sentinel monitor mymaster … 1`). The engine finds
- * the master by asking the Sentinel: the shared engine contract, a Bayeux round trip
+ * the master by asking the Sentinel: the shared engine contract (queues and logs modes), a Bayeux round trip
  * (handshake, subscribe, publish, delivery), and a failover — the master killed, the
  * replica promoted — after which the same session carries on.
  */
@@ -34,6 +34,10 @@ describe('redis engine through Sentinel', function () {
 
     engineContract('redis engine through Sentinel', {
       makeEngine: () => new RedisEngine({ sentinels: set.sentinels, name: set.name, prefix: nextPrefix(), clusterEvents: true }),
+    });
+    // Fan-out through channel logs (issue 14): the same contract, unchanged.
+    engineContract('redis engine through Sentinel, logs', {
+      makeEngine: () => new RedisEngine({ sentinels: set.sentinels, name: set.name, prefix: nextPrefix(), clusterEvents: true, fanout: 'logs' }),
     });
 
     it('a Bayeux client handshakes, subscribes and receives a publish; the data is on the master the Sentinel names', async function () {

@@ -6,7 +6,7 @@
  * takes its mail and ends its hold, and soon after its client connects again. One round
  * trip each would put tens of thousands of commands in flight at once; merged, they are a
  * few calls of up to `max` operations. Under steady load, the connects read in one
- * event-loop turn share a call.
+ * event-loop iteration (one poll phase, many sockets) share a call.
  *
  * At most `maxInFlight` calls are in flight; the others wait here, in order. A herd (one
  * publish to 100,000 held sessions) then queues in the process, not in Redis, where every
@@ -60,9 +60,10 @@ export class OpBatch<R> {
     }
     if (!this.scheduled) {
       this.scheduled = true;
-      // After the current turn's synchronous work and promise callbacks: a wake flush asks
-      // for all its takes in one go, and their replies' ends follow in one go too.
-      process.nextTick(this.flush);
+      // After this loop iteration's I/O callbacks, not after this one alone: the connects
+      // of every request read in one poll phase (a herd reconnecting after one publish) go
+      // in one call, as do a wake flush's takes and their replies' ends.
+      setImmediate(this.flush);
     }
   }
 
