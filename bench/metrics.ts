@@ -132,10 +132,14 @@ export function summarize(s: Series): Summary {
   };
 }
 
-/** One window: metrics set for `condition`, then `publish` and the wait for its deliveries. */
+/**
+ * One window: metrics set for `condition`, a forced full GC (not counted: a major GC left
+ * over from earlier windows costs tens of ms, enough to swing one window by 20 %), then
+ * `publish` and the wait for its deliveries.
+ */
 async function window(rig: Rig, condition: Condition, block: number, expected: number, publish: () => Promise<unknown>, wait: () => Promise<number>): Promise<Window> {
   await rig.target.metrics(condition === 'on');
-  const c0 = cpuOf(await rig.target.stats(false));
+  const c0 = cpuOf(await rig.target.stats(true));
   await publish();
   const deliveries = await wait();
   const c1 = cpuOf(await rig.target.stats(false));
@@ -250,7 +254,7 @@ export async function metricsCompare(cfg: BenchConfig, log: Log = (l) => process
       `Machine: ${machine(cfg.pin)}.`,
       '',
       `Settings: one server process per transport and size, metrics turned on and off in it between windows; ${cfg.metricsBlocks} blocks of three windows (off, on, off, in random order); ` +
-        `steady windows of ${cfg.metricsSteadyWindow} messages at ${cfg.steadyRate}/s, burst windows of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries; ` +
+        `steady windows of ${cfg.metricsSteadyWindow} messages at ${cfg.steadyRate}/s, burst windows of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries, a full GC before each (not counted); ` +
         `${cfg.workers} generator processes, hold timeout ${cfg.timeout / 1000} s${pinSetting(cfg)}. “Metrics on”: \`createMetrics(bayeux)\` and a scrape of the registry every second in the server process.`,
       '',
       cpuNote(machineCpu),
