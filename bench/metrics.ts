@@ -69,7 +69,7 @@ interface Window {
 }
 
 /** The windows of one transport × size × kind. */
-interface Series {
+export interface Series {
   transport: ClientTransport;
   size: number;
   kind: Kind;
@@ -77,7 +77,7 @@ interface Series {
 }
 
 /** What one series comes to. */
-interface Summary {
+export interface Summary {
   offUs: number;
   onUs: number;
   /** on ÷ (both offs), from the sums. */
@@ -152,7 +152,7 @@ async function delivered(gen: Generator, tag: string, expected: number, cfg: Ben
 }
 
 /** Both kinds of window at one transport and size, in one target process. */
-async function measure(cfg: BenchConfig, transport: ClientTransport, size: number, log: Log): Promise<Series[]> {
+export async function measure(cfg: BenchConfig, transport: ClientTransport, size: number, log: Log): Promise<Series[]> {
   return withRig('bayeux-metrics', cfg, {}, `metrics-${transport}-${size}`, async (rig) => {
     const { gen } = rig;
     const spawned = await gen.spawn(size, { transport, subscribePrefix: CHANNEL, subscribeModulo: 0, publishPrefix: null, publishModulo: 0, concurrency: cfg.rampConcurrency }, cfg.settleTimeout * 2);

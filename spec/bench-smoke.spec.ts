@@ -13,6 +13,7 @@ import { killAllChildren } from '../bench/harness.js';
 import { BEGIN_MARK, END_MARK, goals, markdownTable, markers, scenarioTable, writeBetweenMarkers } from '../bench/report.js';
 import { cpuNote } from '../bench/machine-cpu.js';
 import { DESIGNS, designTable, runDesign, steadyTable, type DesignRun } from '../bench/redis-designs.js';
+import { measure as measureMetrics, summarize } from '../bench/metrics.js';
 import { countRoundTrips, engineTable, verdicts } from '../bench/redis.js';
 import { runScenario, SCENARIOS, type ScenarioOutcome } from '../bench/run-scenario.js';
 import { scale100k } from '../bench/scale.js';
@@ -144,6 +145,25 @@ describe('bench smoke run (bayeux-server and the bare node:http limit)', functio
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  for (const transport of ['long-polling', 'websocket'] as const) {
+    it(`metrics bench over ${transport}: one process, metrics turned off, on and off again between windows, every window delivered`, async () => {
+      const cfg: BenchConfig = { ...config, metricsBlocks: 1, metricsSteadyWindow: 2, burstDeliveries: 2000 };
+      const series = await measureMetrics(cfg, transport, 50, quiet);
+      expect(series.map((s) => s.kind)).to.deep.equal(['steady', 'burst']);
+      for (const s of series) {
+        // The warm-up block is dropped: one block of three windows, one per condition.
+        expect(s.windows.map((w) => w.condition).sort(), `${s.kind} windows`).to.deep.equal(['offA', 'offB', 'on']);
+        for (const w of s.windows) {
+          expect(w.deliveries, `${s.kind} ${w.condition} deliveries`).to.equal(w.expected);
+          expect(w.cpu, `${s.kind} ${w.condition} server CPU`).to.be.greaterThan(0);
+        }
+        const m = summarize(s);
+        expect(m.lost).to.equal(0);
+        for (const v of [m.offUs, m.onUs, m.ratio, m.aa, m.blockMedian]) expect(Number.isFinite(v), 'a finite figure').to.equal(true);
+      }
+    });
+  }
 });
 
 describe('bench smoke run of the websocket family (bayeux-server, Faye and bare ws, WebSocket clients)', function () {
@@ -263,8 +283,10 @@ describe('bench smoke run on the Redis engine (a real redis-server per run)', fu
       expect(r.wire.publishes, 'wire publishes').to.be.greaterThan(0);
       expect(r.wire.deliveries).to.equal(r.wire.publishes * r.subscribers);
       expect(r.wire.publisher.bxPublish, 'wire: one publish script each').to.equal(r.wire.publishes);
-      // The deliveries cost the subscribers' process a few round trips each (take, answer, connect again).
-      expect(sum(r.app.subscribers) / r.app.deliveries, 'round trips per delivery').to.be.within(1, 4);
+      // The deliveries cost the subscribers' process at most a few round trips each (take,
+      // answer, connect again), fewer when the takes and connects of one loop iteration
+      // share a merged call (a woken herd: 0.12 per delivery at 100 subscribers, measured).
+      expect(sum(r.app.subscribers) / r.app.deliveries, 'round trips per delivery').to.be.greaterThan(0).and.at.most(4);
       // Inside Redis, the publish script's work does grow with the subscribers.
       expect(r.app.insideScripts['bxPublish → rpush'] ?? 0, 'queue appends').to.be.at.least(r.app.publishes * r.subscribers);
     }
