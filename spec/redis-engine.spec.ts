@@ -336,6 +336,8 @@ describe('redis engine', function () {
         [{ prefix: 'a{b}' }, /prefix must be a non-empty string without \{ or \}/],
         [{ commandTimeoutMs: -1 }, /commandTimeoutMs must be a positive number/],
         [{ fanout: 'fast' }, /fanout must be 'queues' or 'logs'/],
+        [{ cluster: ['127.0.0.1:7000'], shardedPubSub: 'yes' }, /shardedPubSub must be a boolean/],
+        [{ url: server.url, shardedPubSub: true }, /shardedPubSub is for a Redis Cluster/],
         [{ client: {} }, /client must be an ioredis Redis or Cluster/],
         [null, /options must be an object/],
       ];

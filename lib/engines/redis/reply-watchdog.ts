@@ -58,11 +58,6 @@ export class ReplyWatchdog {
     });
   }
 
-  /** Commands waiting now. */
-  get size(): number {
-    return this.waiting.size;
-  }
-
   /** Stops the timer (the engine closed); commands still waiting settle as their replies do. */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
