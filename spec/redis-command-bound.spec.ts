@@ -3,11 +3,15 @@
  * against a real redis-server: a process too busy to read replies for longer than the bound
  * fails nothing Redis answered (the case of a publish waking thousands of held connects), and
  * a Redis that goes silent (its replies held back on the way) fails the waiting commands
- * after the bound, with one engineDown, and engineUp once it answers again.
+ * after the bound, with one engineDown, and engineUp once it answers again. A take that
+ * failed that way but that Redis ran afterwards (its reply came late) loses nothing: its mail
+ * goes back to the front of the session's queue and the session is woken.
  */
 import { expect } from 'chai';
 import { BayeuxServer, EngineUnavailableError } from '../index.js';
+import type { EngineListener } from '../engine.js';
 import { redisEngine } from '../redis.js';
+import type { RedisEngine } from '../redis.js';
 import { RedisServer, stopAllRedisServers } from './support/redis-server.js';
 import { StallingRelay, closeAllStallingRelays } from './support/stalling-relay.js';
 import { waitUntil } from './support/wait.js';
@@ -27,6 +31,7 @@ describe('Redis engine: the bound on commands', function () {
   let redis: RedisServer;
   let prefixes = 0;
   const servers: BayeuxServer[] = [];
+  const engines: RedisEngine[] = [];
 
   before(async function () {
     redis = await RedisServer.start();
@@ -36,6 +41,7 @@ describe('Redis engine: the bound on commands', function () {
   });
   afterEach(async function () {
     await Promise.all(servers.splice(0).map((s) => s.close()));
+    await Promise.all(engines.splice(0).map((e) => e.close()));
     await closeAllStallingRelays();
   });
 
@@ -88,5 +94,67 @@ describe('Redis engine: the bound on commands', function () {
       expect(events).to.deep.equal(['down', 'error', 'up']);
       expect(await engine.hasSession('quiet')).to.equal(true);
     });
+
+    /** An engine on `url` opened with a listener that records wakes, overflows and health. */
+    async function openEngine(url: string): Promise<{ engine: RedisEngine; wakes: string[]; overflows: [string, number][]; health: string[] }> {
+      const engine = redisEngine({ url, prefix: `cb${process.pid}x${++prefixes}`, commandTimeoutMs: BOUND, retryMs: 200, fanout });
+      engines.push(engine);
+      const wakes: string[] = [];
+      const overflows: [string, number][] = [];
+      const health: string[] = [];
+      const listener: EngineListener = {
+        wake: (id) => wakes.push(id),
+        sessionRemoved: () => {},
+        queueOverflow: (id, n) => overflows.push([id, n]),
+        health: (status) => health.push(status),
+      };
+      await engine.open(listener, { maxQueue: 100, sweepInterval: 1000 });
+      return { engine, wakes, overflows, health };
+    }
+
+    it(`${fanout}: a take that failed by the bound but that Redis ran afterwards puts its mail back, in order, and wakes the session`, async function () {
+      const relay = await StallingRelay.start(redis.port);
+      const { engine, wakes, overflows, health } = await openEngine(relay.url);
+      await engine.createSession('late', 60_000);
+      expect(await engine.subscribe('late', ['/late'], 10)).to.equal('ok');
+      for (let k = 1; k <= 3; k++) expect(await engine.publish('/late', `{"k":${k}}`)).to.equal(1);
+      const commands = relay.connections.find((c) => c.sent.toLowerCase().includes('eval'))!;
+      commands.stall('down');
+      let failure: unknown = null;
+      await Promise.resolve(engine.takeQueued('late')).catch((err: unknown) => (failure = err));
+      expect(failure, 'the take failed by the bound').to.be.instanceOf(EngineUnavailableError);
+      // Redis ran it: its reply is on the way back, held.
+      commands.release('down');
+      await waitUntil(() => wakes.includes('late'), 'the session woken once its mail is back', 15_000);
+      expect(await engine.takeQueued('late'), 'the three messages, in order').to.deep.equal(['{"k":1}', '{"k":2}', '{"k":3}']);
+      expect(overflows).to.deep.equal([]);
+      await waitUntil(() => health.includes('up'), 'the engine up again', 15_000);
+    });
+
+    if (fanout === 'logs') {
+      it('logs: a commit of mail the process read that failed by the bound but that Redis ran afterwards puts the mail back', async function () {
+        const relay = await StallingRelay.start(redis.port);
+        const { engine, wakes, overflows } = await openEngine(relay.url);
+        await engine.createSession('cm', 60_000);
+        expect(await engine.subscribe('cm', ['/cm'], 10)).to.equal('ok');
+        await engine.beginConnect('cm', false); // the first connect is answered at once
+        expect((await engine.beginConnect('cm', true))?.held, 'held').to.equal(true);
+        for (let k = 1; k <= 3; k++) expect(await engine.publish('/cm', `{"k":${k}}`)).to.equal(1);
+        // The process read the log for the held session (its wake), so the take is a commit.
+        await waitUntil(() => wakes.includes('cm'), 'the held session woken by the read', 15_000);
+        wakes.length = 0;
+        const commands = relay.connections.find((c) => c.sent.toLowerCase().includes('eval'))!;
+        commands.sent = '';
+        commands.stall('down');
+        let failure: unknown = null;
+        await Promise.resolve(engine.takeAndEnd!('cm', 60_000)).catch((err: unknown) => (failure = err));
+        expect(failure, 'the commit failed by the bound').to.be.instanceOf(EngineUnavailableError);
+        expect(commands.sent, 'a commit was sent').to.include('$1\r\nc\r\n$2\r\ncm\r\n');
+        commands.release('down');
+        await waitUntil(() => wakes.includes('cm'), 'the session woken once its mail is back', 15_000);
+        expect(await engine.takeQueued('cm'), 'the three messages, in order').to.deep.equal(['{"k":1}', '{"k":2}', '{"k":3}']);
+        expect(overflows).to.deep.equal([]);
+      });
+    }
   }
 });

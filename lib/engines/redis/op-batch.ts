@@ -31,6 +31,8 @@ export interface BatchOp<R> {
   b: string;
   resolve(reply: R): void;
   reject(err: unknown): void;
+  /** The reply, when the call was failed by the bound (rejected) and Redis ran it after all. */
+  late?(reply: R): void;
 }
 
 export class OpBatch<R> {

@@ -132,6 +132,10 @@ export class RedisEngine implements Engine {
   private probeTimer: NodeJS.Timeout | null = null;
   /** The bound on commands: Redis silent for commandTimeoutMs while some wait. */
   private readonly watchdog: ReplyWatchdog;
+  /** Mail of takes that failed by the bound yet ran in Redis (late replies), to put back; see {@link salvage}. */
+  private salvaged = new Map<string, string[]>();
+  /** Sessions whose take failed: woken when Redis answers again, so their mail does not wait for the next publish. */
+  private readonly retakes = new Set<string>();
   /** Takes the engine's listeners off the app's own client (option `client`), on close. */
   private unhookClient: (() => void) | null = null;
 
@@ -246,6 +250,9 @@ export class RedisEngine implements Engine {
     if (up) {
       debug('Redis reachable');
       listener.health?.('up');
+      const retakes = [...this.retakes];
+      this.retakes.clear();
+      for (const id of retakes) listener.wake(id);
       return;
     }
     const cause =
@@ -372,6 +379,7 @@ export class RedisEngine implements Engine {
     const all = this.options.client ? [this.sub] : [this.redis, this.sub];
     this.redis = this.sub = null;
     this.heldHere.clear();
+    this.retakes.clear();
     this.reader?.close();
     this.lateSubs.clear();
     for (const b of this.barriers.values()) b.resolve();
@@ -509,10 +517,10 @@ export class RedisEngine implements Engine {
   }
 
   /** Sends a command now (see {@link run}). */
-  private async exec<T>(fn: () => Promise<T>): Promise<T> {
+  private async exec<T>(fn: () => Promise<T>, late?: (value: T) => void): Promise<T> {
     if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
     try {
-      return await this.watchdog.watch(fn());
+      return await this.watchdog.watch(fn(), late);
     } catch (err) {
       const e = err as Error;
       if (e?.name === 'ReplyError' && !TRANSIENT.test(e.message)) throw err;
@@ -583,7 +591,11 @@ export class RedisEngine implements Engine {
     let r: Reply;
     let lateSubs: string[] | undefined;
     try {
-      r = await this.merged('b', clientId, hold ? '1' : '0', String(Date.now() + this.leaseMs));
+      r = await this.merged('b', clientId, hold ? '1' : '0', String(Date.now() + this.leaseMs), (late) => {
+        // A connect that was not held took the mail queued for it.
+        const a = late as Reply[] | null;
+        if (a !== null && a[1] !== 1 && a.length > 3) this.salvage(clientId, mail(a, 3));
+      });
     } finally {
       if (hold) {
         const n = this.connecting.get(clientId)! - 1;
@@ -621,24 +633,25 @@ export class RedisEngine implements Engine {
   async endConnect(clientId: string, expiresInMs: number, take: boolean): Promise<Mail | null> {
     this.heldHere.delete(clientId);
     this.reader?.forget(clientId);
-    const r = await this.merged('e', clientId, String(Date.now() + expiresInMs), take ? '1' : '0');
-    return r === null ? null : mail(r as Reply[], 1);
+    const r = await this.merged('e', clientId, String(Date.now() + expiresInMs), take ? '1' : '0', take ? this.takeLate(clientId) : undefined);
+    if (r === null) return null;
+    return take ? this.claimSalvaged(clientId, mail(r as Reply[], 1)) : mail(r as Reply[], 1);
   }
 
   async takeQueued(clientId: string, piggyback = false): Promise<Mail | null> {
     if (this.reader) return this.logTake(clientId, null, piggyback);
-    const r = await this.merged('t', clientId, piggyback ? '1' : '0', '');
+    const r = await this.merged('t', clientId, piggyback ? '1' : '0', '', this.takeLate(clientId));
     if (r === null) return null;
     const m = mail(r as Reply[], 1);
-    return m.length === 0 ? null : m;
+    return this.claimSalvaged(clientId, m.length === 0 ? null : m);
   }
 
   async takeAndEnd(clientId: string, expiresInMs: number): Promise<Mail | null> {
     if (this.reader) return this.logTake(clientId, String(Date.now() + expiresInMs), false);
-    const r = await this.merged('x', clientId, String(Date.now() + expiresInMs), '');
+    const r = await this.merged('x', clientId, String(Date.now() + expiresInMs), '', this.takeLate(clientId));
     if (r === null) return null;
     this.heldHere.delete(clientId);
-    return mail(r as Reply[], 1);
+    return this.claimSalvaged(clientId, mail(r as Reply[], 1));
   }
 
   /**
@@ -651,11 +664,17 @@ export class RedisEngine implements Engine {
     const ends = deadline !== null;
     const commit: Commit | null = piggyback ? null : reader.commit(clientId);
     if (commit === null) reader.plain(clientId);
+    const late = (reply: Reply): void => {
+      if (reply === null) return;
+      const a = reply as Reply[];
+      if (a[0] === 2) this.salvage(clientId, commit!.payloads);
+      else if (a[0] === 1) this.salvage(clientId, a.slice(4 + 2 * (a[3] as number)) as string[], a[1] as number);
+    };
     let r: Reply;
     try {
       r = commit
-        ? await this.merged('c', clientId, deadline ?? '', commit.cas)
-        : await this.merged(ends ? 'x' : 't', clientId, ends ? deadline : piggyback ? '1' : '0', '');
+        ? await this.merged('c', clientId, deadline ?? '', commit.cas, late)
+        : await this.merged(ends ? 'x' : 't', clientId, ends ? deadline : piggyback ? '1' : '0', '', late);
     } catch (err) {
       reader.failed(clientId, commit);
       throw err;
@@ -674,18 +693,84 @@ export class RedisEngine implements Engine {
     else reader.taken(clientId, a[2] as number, positions, ends && status === 1);
     if (status === 2) {
       if (ends) this.heldHere.delete(clientId);
-      return commit!.payloads;
+      return this.claimSalvaged(clientId, commit!.payloads);
     }
-    if (status !== 1) return null;
+    if (status !== 1) return this.claimSalvaged(clientId, null);
     if (ends) this.heldHere.delete(clientId);
     const m: Mail = a.slice(end) as string[];
     if ((a[1] as number) >= 0) m.batch = a[1] as number;
-    return m;
+    return this.claimSalvaged(clientId, m);
   }
 
-  /** Queues a connect-cycle call for the merged call of its bucket (see lib/engines/redis/op-batch.ts). */
-  private merged(kind: BatchOp<Reply>['kind'], clientId: string, a: string, b: string): Promise<Reply> {
-    return new Promise((resolve, reject) => this.ops.add(this.bucketOf(clientId), { kind, clientId, a, b, resolve, reject }));
+  /**
+   * Queues a connect-cycle call for the merged call of its bucket (see lib/engines/redis/op-batch.ts).
+   * `late`: the operation's reply when its call failed by the bound but Redis ran it after all.
+   */
+  private merged(kind: BatchOp<Reply>['kind'], clientId: string, a: string, b: string, late?: (reply: Reply) => void): Promise<Reply> {
+    return new Promise((resolve, reject) => this.ops.add(this.bucketOf(clientId), { kind, clientId, a, b, resolve, reject, late }));
+  }
+
+  /** For a take in queues mode: its late reply's mail is salvaged. */
+  private takeLate(clientId: string): (reply: Reply) => void {
+    return (reply) => {
+      if (reply !== null) this.salvage(clientId, mail(reply as Reply[], 1));
+    };
+  }
+
+  /**
+   * Mail a take took in Redis after the process had failed it by the bound (its reply came
+   * late): nobody got it, and Redis no longer has it. With acknowledged delivery (`batch` ≥ 0)
+   * it is still in Redis, unacknowledged, and goes out again by itself. Otherwise it is kept
+   * here, in the order taken, and the session is woken: if the session is held here, its next
+   * take gets this mail ahead of what it takes (older first, see {@link claimSalvaged});
+   * if it is not, or no take comes within `retryMs`, the mail goes back to the front of the
+   * session's queue in Redis. If Redis refuses it for as long as mail lives (`messageTtlMs`),
+   * it is reported as dropped (`queueOverflow`), not lost silently.
+   */
+  private salvage(clientId: string, payloads: string[], batch = (payloads as Mail).batch ?? -1): void {
+    if (payloads.length === 0 || batch >= 0) return;
+    debug('session %s: %d message(s) taken after the bound kept', clientId, payloads.length);
+    const kept = this.salvaged.get(clientId);
+    if (kept) {
+      for (const p of payloads) kept.push(p);
+      return;
+    }
+    this.salvaged.set(clientId, [...payloads]);
+    if (this.heldHere.has(clientId)) {
+      this.listener?.wake(clientId);
+      setTimeout(() => this.putBack(clientId), this.retryMs).unref();
+    } else setImmediate(() => this.putBack(clientId));
+  }
+
+  /** A take's mail, after the session's salvaged mail (older) if any. */
+  private claimSalvaged(clientId: string, m: Mail | null): Mail | null {
+    const kept = this.salvaged.get(clientId);
+    if (kept === undefined) return m;
+    this.salvaged.delete(clientId);
+    if (m !== null) for (const p of m) kept.push(p);
+    return kept;
+  }
+
+  /** Puts a session's unclaimed salvaged mail back in front of its queue in Redis. */
+  private putBack(clientId: string): void {
+    const kept = this.salvaged.get(clientId);
+    if (kept === undefined || this.redis === null) return;
+    this.salvaged.delete(clientId);
+    this.putBackOne(clientId, kept, Date.now() + this.ttlMs);
+  }
+
+  private putBackOne(clientId: string, payloads: string[], until: number): void {
+    this.requeue(clientId, payloads).then(
+      () => this.listener?.wake(clientId),
+      (err: Error) => {
+        if (this.redis !== null && Date.now() + this.retryMs < until) {
+          setTimeout(() => this.putBackOne(clientId, payloads, until), this.retryMs).unref();
+          return;
+        }
+        debug('session %s: %d message(s) could not be put back: %s', clientId, payloads.length, err.message);
+        this.overflowed(clientId, payloads.length);
+      },
+    );
   }
 
   private sendMerged(b: number, ops: BatchOp<Reply>[]): Promise<void> {
@@ -696,15 +781,26 @@ export class RedisEngine implements Engine {
     for (const op of ops) args.push(op.kind, op.clientId, op.a, op.b);
     const call = this.scriptName('bxMany');
     // Sent at once, not through run(): the batcher keeps the order itself.
-    return this.exec(() => (this.client as unknown as Record<string, ScriptCall>)[call]!(...args)).then(
+    // Logs mode: after the replies, (session, dropped) pairs, entries trimmed from a log before the session read them.
+    const overflows = (replies: Reply[]): void => {
+      for (let i = ops.length; i + 1 < replies.length; i += 2) this.overflowed(replies[i] as string, replies[i + 1] as number);
+    };
+    const late = (r: Reply): void => {
+      const replies = r as Reply[];
+      for (let i = 0; i < ops.length; i++) ops[i]!.late?.(replies[i] ?? null);
+      overflows(replies);
+    };
+    return this.exec(() => (this.client as unknown as Record<string, ScriptCall>)[call]!(...args), late).then(
       (r) => {
         const replies = r as Reply[];
         for (let i = 0; i < ops.length; i++) ops[i]!.resolve(replies[i] ?? null);
-        // Logs mode: then (session, dropped) pairs, entries trimmed from a log before the session read them.
-        for (let i = ops.length; i + 1 < replies.length; i += 2) this.overflowed(replies[i] as string, replies[i + 1] as number);
+        overflows(replies);
       },
       (err: unknown) => {
-        for (const op of ops) op.reject(err);
+        for (const op of ops) {
+          if (op.kind === 't' || op.kind === 'x' || op.kind === 'c') this.retakes.add(op.clientId);
+          op.reject(err);
+        }
       },
     );
   }

@@ -35,8 +35,12 @@ export class ReplyWatchdog {
     private readonly onStall: (err: Error) => void = () => {},
   ) {}
 
-  /** `command`'s outcome, unless Redis stays silent for the bound first (then a rejection). */
-  watch<T>(command: Promise<T>): Promise<T> {
+  /**
+   * `command`'s outcome, unless Redis stays silent for the bound first (then a rejection).
+   * `late` gets the value of a command failed that way whose reply came afterwards: Redis ran
+   * it, and what it took (a take's mail) is then in the process alone.
+   */
+  watch<T>(command: Promise<T>, late?: (value: T) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry: Waiting = { reject };
       if (this.waiting.size === 0) this.lastReply = performance.now();
@@ -44,8 +48,8 @@ export class ReplyWatchdog {
       this.arm();
       command.then(
         (value) => {
-          // Already failed by a stall: the late reply is dropped, as a timed-out command's is.
-          if (!this.waiting.delete(entry)) return;
+          // Already failed by a stall: only `late` hears of it.
+          if (!this.waiting.delete(entry)) return late?.(value);
           this.lastReply = performance.now();
           resolve(value);
         },
