@@ -53,8 +53,8 @@ describe('redis engine', function () {
     const nodes: Node[] = [];
     let admin: Redis;
 
-    async function node(prefix: string, sweepInterval = 10_000): Promise<Node> {
-      const n: Node = { engine: new RedisEngine({ url: server.url, prefix }), wakes: [], removed: [] };
+    async function node(prefix: string, sweepInterval = 10_000, fanout: 'queues' | 'logs' = 'queues'): Promise<Node> {
+      const n: Node = { engine: new RedisEngine({ url: server.url, prefix, fanout }), wakes: [], removed: [] };
       const listener: EngineListener = {
         wake: (id) => n.wakes.push(id),
         sessionRemoved: (id, reason) => n.removed.push([id, reason]),
@@ -247,6 +247,33 @@ describe('redis engine', function () {
       expect(await a.engine.beginConnect('x1', true)).to.deep.include({ messages: ['"m2"'] });
       expect(await a.engine.takeAndEnd('nobody', 60_000), 'an unknown session').to.equal(null);
     });
+
+    for (const fanout of ['queues', 'logs'] as const) {
+      it(`${fanout}: once a newer connect holds the session on another process, the older hold's take and end take nothing: the newer gets the mail, in order`, async function () {
+        const prefix = nextPrefix();
+        const [a, b] = [await node(prefix, 10_000, fanout), await node(prefix, 10_000, fanout)];
+        await a.engine.createSession('moved', 60_000);
+        expect(await a.engine.subscribe('moved', ['/moved'], 10)).to.equal('ok');
+        await a.engine.beginConnect('moved', false);
+        expect((await a.engine.beginConnect('moved', true))?.held, 'held by A').to.equal(true);
+        // The client gave up on that long poll; its next connect went to B.
+        expect((await b.engine.beginConnect('moved', true))?.held, 'held by B').to.equal(true);
+        expect(await admin.hget(a.engine.sessionKey('moved'), 'h')).to.equal(b.engine.processId);
+        for (const k of [1, 2]) expect(await a.engine.publish('/moved', `"m${k}"`)).to.equal(1);
+        // A's hold answers late (a wake it had, its timeout): it must not take B's mail.
+        expect(await a.engine.takeAndEnd!('moved', 60_000), "A's take").to.equal(null);
+        expect(await a.engine.endConnect('moved', 60_000, true), "A's end with take").to.deep.equal([]);
+        expect(await admin.hget(a.engine.sessionKey('moved'), 'h'), 'still held by B').to.equal(b.engine.processId);
+        expect(await a.engine.publish('/moved', '"m3"')).to.equal(1);
+        const got: string[] = [];
+        await waitUntil(async () => {
+          const m = await b.engine.takeQueued('moved');
+          if (m) got.push(...m);
+          return got.length >= 3;
+        }, "B's take to get all three", 15_000);
+        expect(got, 'in the order published').to.deep.equal(['"m1"', '"m2"', '"m3"']);
+      });
+    }
 
     it('a session held by one process is woken there when another process delivers to it', async function () {
       const prefix = nextPrefix();

@@ -271,7 +271,8 @@ return emptied
    *        the positions it holds with, complete up to sequence `upto`
    *   't', 'x'   nil when the session is unknown (or 't' piggybacking on an acknowledged
    *        session); else {got (1/0), batch, upto, #keys, key, position, …, payloads…}
-   *        (`upto` 0: the take stopped at maxQueue with more left). 'x' ends the hold when got
+   *        (`upto` 0: the take stopped at maxQueue with more left). 'x' ends the hold when got;
+   *        when another process holds the session now, 'x' → {3, -1, 0, 0}, nothing done
    *   'e'  as bxMany's
    *   'c', id, deadline ('' keeps the hold), "key\nwas\nnow\n…"   commit a process read: when
    *        the session is held by me, has no direct mail, no acknowledged delivery, and each
@@ -289,9 +290,13 @@ local me = ARGV[4]
 local MAX = tonumber(ARGV[5])
 local drops = {}
 ${TAKE}
-local function unhold(s, id, deadline)
+-- Whether no other process holds the session (a newer connect there would own its mail).
+local function mine(s)
   local h = redis.call('HGET', s, 'h')
-  if not h or h == '' or h == me then
+  return not h or h == '' or h == me
+end
+local function unhold(s, id, deadline)
+  if mine(s) then
     redis.call('HSET', s, 'h', '')
     redis.call('ZADD', KEYS[1], deadline, id)
   end
@@ -334,7 +339,9 @@ for i = 6, #ARGV, 4 do
   elseif op == 't' then
     if redis.call('EXISTS', s) == 1 and (a ~= '1' or redis.call('HGET', s, 'a') ~= '1') then r = taken(s, id, nil) end
   elseif op == 'x' then
-    if redis.call('EXISTS', s) == 1 then r = taken(s, id, a) end
+    if redis.call('EXISTS', s) == 1 then
+      if mine(s) then r = taken(s, id, a) else r = {3, -1, 0, 0} end
+    end
   elseif op == 'c' then
     if redis.call('EXISTS', s) == 1 then
       if redis.call('HGET', s, 'h') ~= me then
@@ -362,9 +369,10 @@ for i = 6, #ARGV, 4 do
       end
     end
   elseif redis.call('EXISTS', s) == 1 then
+    local own = mine(s)
     unhold(s, id, a)
     r = {-1}
-    if ARGV[i + 3] == '1' then take(id, r, 1) end
+    if own and ARGV[i + 3] == '1' then take(id, r, 1) end
   end
   res[n] = r
 end

@@ -690,11 +690,14 @@ export class RedisEngine implements Engine {
     const end = 4 + 2 * (a[3] as number);
     const positions = a.slice(4, end) as string[];
     if (commit) reader.committed(commit, status, a[2] as number, positions, ends);
+    else if (status === 3) reader.forget(clientId);
     else reader.taken(clientId, a[2] as number, positions, ends && status === 1);
     if (status === 2) {
       if (ends) this.heldHere.delete(clientId);
       return this.claimSalvaged(clientId, commit!.payloads);
     }
+    // 3: another process holds the session now; what this process kept goes back to Redis.
+    if (status === 3) return null;
     if (status !== 1) return this.claimSalvaged(clientId, null);
     if (ends) this.heldHere.delete(clientId);
     const m: Mail = a.slice(end) as string[];

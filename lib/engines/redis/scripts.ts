@@ -207,11 +207,13 @@ return emptied
    *                                         connect) marks the session held by me
    *   't', id, piggyback ('1'/'0'), ''      take the queued mail: nil when unknown or nothing
    *                                         queued (or piggyback with acknowledged delivery)
-   *   'e', id, deadline, take ('1'/'0')     end a held connect: nil when unknown. The hold mark
-   *                                         and the expiry are left alone when another process
-   *                                         holds the session now; with take, the mail too
+   *   'e', id, deadline, take ('1'/'0')     end a held connect: nil when unknown. The hold mark,
+   *                                         the expiry and the mail (with take) are left alone
+   *                                         when another process holds the session now
    *   'x', id, deadline, ''                 take the mail for a held connect and, if there was
-   *                                         any, end the hold as 'e' does: nil when none
+   *                                         any, end the hold as 'e' does: nil when none, or
+   *                                         when another process holds the session now (a newer
+   *                                         connect replaced this one: the mail is its)
    * → one reply per operation; a reply with mail is {batch (-1: no acknowledged delivery),
    * payloads...}; with acknowledged delivery the batch is set even without payloads.
    */
@@ -219,9 +221,13 @@ return emptied
     1,
     bucket(`
 local me = ARGV[4]
-local function unhold(s, id, deadline)
+-- Whether no other process holds the session (a newer connect there would own its mail).
+local function mine(s)
   local h = redis.call('HGET', s, 'h')
-  if not h or h == '' or h == me then
+  return not h or h == '' or h == me
+end
+local function unhold(s, id, deadline)
+  if mine(s) then
     redis.call('HSET', s, 'h', '')
     redis.call('ZADD', KEYS[1], deadline, id)
   end
@@ -254,14 +260,15 @@ for i = 5, #ARGV, 4 do
     end
   elseif op == 'x' then
     local out = {-1}
-    if take(id, out, 1) then
+    if mine(s) and take(id, out, 1) then
       unhold(s, id, a)
       r = out
     end
   elseif redis.call('EXISTS', s) == 1 then
+    local own = mine(s)
     unhold(s, id, a)
     r = {-1}
-    if ARGV[i + 3] == '1' then take(id, r, 1) end
+    if own and ARGV[i + 3] == '1' then take(id, r, 1) end
   end
   res[n] = r
 end
