@@ -200,7 +200,7 @@ export const DEFAULTS: BenchConfig = {
   scaleRampTimeout: 1_200_000,
   scaleDeliverTimeout: 180_000,
   scaleDeadline: 3_000_000,
-  scaleFanout: 'queues',
+  scaleFanout: 'logs',
   scaleTransport: 'long-polling',
   metricsBlocks: 12,
   metricsSteadyWindow: 5,

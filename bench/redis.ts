@@ -317,7 +317,7 @@ function toRuns(saved: Record<string, (Record<string, number | null> | Metrics)[
 function settings(cfg: BenchConfig, redisVersion: string): string {
   return [
     `rounds ${cfg.rounds} (medians; the targets alternate), ${cfg.workers} generator processes, ${cfg.addrs} source addresses, hold timeout ${cfg.timeout / 1000} s`,
-    `one server process per target; bayeux-server's Redis engine (default \`fanout: 'queues'\`, and \`fanout: 'logs'\`) and Faye 1.4.3's faye-redis 0.2.0 (on redis@3.1.2) each on redis-server ${redisVersion} (no persistence, started by the bench on a loopback port, a fresh one per run), engine options at their defaults`,
+    `one server process per target; bayeux-server's Redis engine (\`fanout: 'queues'\`, 0.1.0's mode, and \`fanout: 'logs'\`, the default since 2026-12-08) and Faye 1.4.3's faye-redis 0.2.0 (on redis@3.1.2) each on redis-server ${redisVersion} (no persistence, started by the bench on a loopback port, a fresh one per run), engine options at their defaults`,
     `fan-out sizes ${cfg.fanSizes.join(', ')}; steady ${cfg.steadyCount} messages at ${cfg.steadyRate}/s; ${cfg.bursts} bursts of ~${cfg.burstDeliveries.toLocaleString('en-US')} deliveries, each published in one synchronous loop`,
     `publish: ${cfg.publishers} publishers × ${cfg.subsPerChannel} subscribers for ${cfg.pubDuration / 1000} s`,
     `fan-out and publish: a wait for deliveries ends after ${cfg.drainTimeout / 1000} s, or after ${cfg.drainStall / 1000} s without one; what is missing then is counted lost`,

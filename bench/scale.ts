@@ -34,7 +34,7 @@ import type { ClientTransport, TargetStats } from './shared/protocol.js';
 
 const CHANNEL = '/bench/scale';
 
-/** The target of `--scale-fanout`: the Redis engine in queues mode (its default) or logs mode. */
+/** The target of `--scale-fanout`: the Redis engine in logs mode (its default) or queues mode. */
 function scaleTarget(cfg: BenchConfig): 'bayeux-redis' | 'bayeux-redis-logs' {
   if (cfg.scaleFanout === 'queues') return 'bayeux-redis';
   if (cfg.scaleFanout === 'logs') return 'bayeux-redis-logs';

@@ -94,6 +94,7 @@ export const cliConfigSchema = z
       .refine((u) => URL.canParse(u), 'must be a valid URL')
       .optional(),
     redisPrefix: z.string().regex(/^[^{}\s]+$/, 'must be a non-empty string without { or } or blanks').default('bayeux'),
+    redisFanout: z.enum(['logs', 'queues'], { error: 'must be logs or queues' }).default('logs'),
     workers: z.number().int().min(1).max(256).optional(),
     drainTimeout: z.number().int().min(0).max(10 * 60_000).default(10_000),
     publishToken: listOf(token).default([]),

@@ -29,5 +29,5 @@ export async function createEngine(config: CliConfig): Promise<Engine | undefine
   const { redisEngine } = await loadRedis();
   // The monitor counts subscribers per channel from cluster events, which cost a pub/sub
   // message per change: on only when the monitor is (with a publish token).
-  return redisEngine({ url: config.redis, prefix: config.redisPrefix, clusterEvents: config.publishToken.length > 0 });
+  return redisEngine({ url: config.redis, prefix: config.redisPrefix, fanout: config.redisFanout, clusterEvents: config.publishToken.length > 0 });
 }

@@ -81,6 +81,12 @@ export const OPTION_DOCS: { readonly [K in ConfigKey]-?: OptionDoc } = {
     help: 'Keep sessions in Redis (redis://[:password@]host:port[/db], rediss:// for TLS): several processes or machines can then serve the same clients. Needs the ioredis package.',
   },
   redisPrefix: { kind: 'string', group: 'Scaling', arg: '<prefix>', help: 'Prefix of every Redis key; servers that must not see each other use different ones.' },
+  redisFanout: {
+    kind: 'string',
+    group: 'Scaling',
+    arg: '<mode>',
+    help: "How a publish reaches subscribers in Redis: logs (one log entry per publish, read once per process) or queues (an entry per subscriber, 0.1.0's mode). The same in every process.",
+  },
   workers: {
     kind: 'number',
     group: 'Scaling',

@@ -317,7 +317,7 @@ describe('redis engine', function () {
     it('a held session whose process died expires after the connect lease', async function () {
       const prefix = nextPrefix();
       const sweeper = await node(prefix, 5);
-      const dying = new RedisEngine({ url: server.url, prefix, connectLeaseMs: 200 });
+      const dying = new RedisEngine({ url: server.url, prefix, connectLeaseMs: 200, fanout: 'queues' });
       await dying.open({ wake() {}, sessionRemoved() {}, queueOverflow() {} }, { maxQueue: 10, sweepInterval: 60_000 });
       await dying.createSession('orphan', 60_000);
       await dying.beginConnect('orphan', true);
@@ -374,6 +374,65 @@ describe('redis engine', function () {
       expect(new RedisEngine({ url: server.url }).buckets, 'single Redis: one bucket').to.equal(1);
       expect(new RedisEngine({ cluster: ['127.0.0.1:7000'] }).buckets, 'Cluster: 16 buckets').to.equal(16);
       expect(new RedisEngine({ url: server.url, buckets: 8 }).buckets).to.equal(8);
+    });
+
+    it("a process whose fanout is not the deployment's stays down with an error naming both, while the others go on", async function () {
+      const prefix = nextPrefix();
+      const servers: BayeuxServer[] = [];
+      const open = async (fanout: 'queues' | 'logs'): Promise<{ bayeux: BayeuxServer; errors: Error[] }> => {
+        const bayeux = new BayeuxServer({ engine: new RedisEngine({ url: server.url, prefix, fanout }) });
+        servers.push(bayeux);
+        const errors: Error[] = [];
+        bayeux.on('error', (err: unknown) => errors.push(err as Error));
+        await bayeux.ready();
+        return { bayeux, errors };
+      };
+      try {
+        const first = await open('queues');
+        expect(first.bayeux.engineStatus).to.equal('up');
+        const admin = server.client();
+        try {
+          expect(await admin.get(`{${prefix}:i}:fanout`), 'the mode recorded').to.equal('queues');
+        } finally {
+          await admin.quit();
+        }
+        const same = await open('queues');
+        expect(same.bayeux.engineStatus, 'the same mode: up').to.equal('up');
+        const other = await open('logs');
+        await waitUntil(() => other.bayeux.engineStatus === 'down', 'the mismatched process down', 15_000);
+        expect(other.errors.map((e) => e.message)).to.have.length(1);
+        expect(other.errors[0]!.message).to.match(/fanout 'logs' does not match .*runs fanout 'queues'.*same value/);
+        let refused: unknown = null;
+        await other.bayeux.publish('/x', 1).catch((err: unknown) => (refused = err));
+        expect(refused, 'its publish refused').to.be.instanceOf(EngineUnavailableError);
+        expect(await first.bayeux.publish('/x', 1), 'the others go on').to.equal(0);
+        expect(first.bayeux.engineStatus).to.equal('up');
+      } finally {
+        await Promise.all(servers.map((b) => b.close()));
+      }
+    });
+
+    it("fanout 'logs' on a Redis with sessions of a version that recorded no mode (0.1.0, queues) stays down", async function () {
+      const prefix = nextPrefix();
+      const old = new BayeuxServer({ engine: new RedisEngine({ url: server.url, prefix, fanout: 'queues' }) });
+      const admin = server.client();
+      let logs: BayeuxServer | null = null;
+      try {
+        await old.ready();
+        await old.engine.inner.createSession('legacy', 60_000);
+        await admin.del(`{${prefix}:i}:fanout`); // as 0.1.0 left it
+        logs = new BayeuxServer({ engine: new RedisEngine({ url: server.url, prefix, fanout: 'logs' }) });
+        const errors: Error[] = [];
+        logs.on('error', (err: unknown) => errors.push(err as Error));
+        await logs.ready();
+        await waitUntil(() => logs!.engineStatus === 'down', 'the logs process down', 15_000);
+        expect(errors[0]?.message).to.match(/runs fanout queues \(sessions without a recorded mode: bayeux-server 0\.1\.0\)/);
+        expect(await admin.get(`{${prefix}:i}:fanout`), 'nothing recorded by the refused process').to.equal(null);
+      } finally {
+        await admin.quit();
+        await old.close();
+        await logs?.close();
+      }
     });
 
     it('uses an ioredis client it is given, and leaves it open on close', async function () {

@@ -47,7 +47,7 @@ export class EngineDriver implements DesignDriver {
    * measure the timeout, not the design.
    */
   static redis(o: DriverOptions): EngineDriver {
-    return new EngineDriver(new RedisEngine({ url: o.redisUrl, prefix: 'bdA', commandTimeoutMs: 30_000 }), o);
+    return new EngineDriver(new RedisEngine({ url: o.redisUrl, prefix: 'bdA', commandTimeoutMs: 30_000, fanout: 'queues' }), o);
   }
 
   private readonly listener: EngineListener = {

@@ -1,4 +1,4 @@
-/** Target: bayeux-server on the Redis engine in its default fan-out mode (`queues`); see redis-target.ts. */
+/** Target: bayeux-server on the Redis engine in queues mode (0.1.0's, no longer the default); see redis-target.ts. */
 import { runRedisTarget } from './redis-target.js';
 
 runRedisTarget('bayeux-redis', 'queues');

@@ -69,16 +69,18 @@ export interface RedisEngineOptions {
    */
   indexGraceMs?: number;
   /**
-   * How a publish reaches its subscribers. `'queues'` (default): the message's id is appended
-   * to every subscriber's queue, so a publish costs Redis O(subscribers). `'logs'`: the
-   * message is appended once to a log per subscription key (the channel, and each wildcard
-   * pattern matching it, with subscribers in the bucket), and each session reads its logs
-   * after its own read positions when it takes its mail; mail for one session (`deliver`,
-   * service replies) still goes to its own queue, in order with the logs. The bound
-   * `maxQueue` then applies per log (a session subscribed to two busy channels may fall
-   * `maxQueue` behind on each, each drop reported) and to what one take returns; mail
-   * published before an unsubscribe and not yet taken is not delivered after it. Every
-   * process of a deployment must use the same value.
+   * How a publish reaches its subscribers. `'logs'` (default): the message is appended once
+   * to a log per subscription key (the channel, and each wildcard pattern matching it, with
+   * subscribers in the bucket), and each process reads a log once for all the sessions it
+   * holds, after their own read positions; mail for one session (`deliver`, service replies)
+   * still goes to its own queue, in order with the logs. The bound `maxQueue` then applies
+   * per log (a session subscribed to two busy channels may fall `maxQueue` behind on each,
+   * each drop reported) and to what one take returns; mail published before an unsubscribe
+   * and not yet taken is not delivered after it. `'queues'` (the only mode of 0.1.0): the
+   * message's id is appended to every subscriber's queue, so a publish costs Redis
+   * O(subscribers). Every process of a deployment must use the same value: the first
+   * records it in Redis, and a process with another stays down with an error that says so
+   * (docs/scaling.md, "Fan-out mode").
    */
   fanout?: 'queues' | 'logs';
   /**

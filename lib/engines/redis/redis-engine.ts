@@ -24,8 +24,8 @@
  *   it ends (`EngineListener.health`): from the connections' events, or from a command
  *   failing as unavailable while they looked ready (then a read of every bucket every
  *   `retryMs` tells when Redis answers again).
- * - With `fanout: 'logs'` a publish appends once to a log per subscription key instead of
- *   to every subscriber's queue, and a take reads the session's logs after its positions:
+ * - With `fanout: 'logs'` (the default) a publish appends once to a log per subscription key
+ *   instead of to every subscriber's queue (`fanout: 'queues'`), and a take reads the session's logs after its positions:
  *   the same calls, served by the scripts of lib/engines/redis/log-scripts.ts. A publish
  *   then sends one notice per log instead of waking holders; the process reads each log
  *   once for the sessions it holds and the core's takes commit their positions
@@ -129,6 +129,10 @@ export class RedisEngine implements Engine {
   private lastFault: Error | null = null;
   /** A command failed as unavailable while the connections looked ready; a probe or a new connection clears it. */
   private commandFault = false;
+  /** This process's fan-out mode is not the deployment's (see {@link checkFanout}): down until closed. */
+  private fanoutFault: EngineUnavailableError | null = null;
+  /** The mode was checked: until then the engine serves nothing (a session of its own would look like 0.1.0's). */
+  private fanoutChecked = false;
   private probeTimer: NodeJS.Timeout | null = null;
   /** The bound on commands: Redis silent for commandTimeoutMs while some wait. */
   private readonly watchdog: ReplyWatchdog;
@@ -149,7 +153,8 @@ export class RedisEngine implements Engine {
     this.indexTag = `{${this.prefix}:i}`;
     this.sharded = options.shardedPubSub ?? clustered;
     this.flags = (options.clusterEvents ? 'e' : '') + (this.buckets > 1 ? 'i' : '') + (this.sharded ? 's' : '');
-    this.logs = options.fanout === 'logs';
+    // Logs by default (issue 14); 'queues' is 0.1.0's mode.
+    this.logs = options.fanout !== 'queues';
     this.reader = this.logs ? this.logReader() : null;
     this.watchdog = new ReplyWatchdog(options.commandTimeoutMs ?? 2000, (err) => debug('%s', err.message));
   }
@@ -244,7 +249,7 @@ export class RedisEngine implements Engine {
   private checkHealth(failure?: unknown): void {
     const { redis, sub, listener } = this;
     if (redis === null || sub === null || listener === null) return; // closed
-    const up = !this.commandFault && redis.status === 'ready' && sub.status === 'ready';
+    const up = !this.commandFault && this.fanoutChecked && this.fanoutFault === null && redis.status === 'ready' && sub.status === 'ready';
     if (up === this.healthy || (!up && this.healthy === null && failure === undefined)) return;
     this.healthy = up;
     if (up) {
@@ -344,13 +349,57 @@ export class RedisEngine implements Engine {
       this.subscribedOnce = true;
     };
     await Promise.race([
-      Promise.all([ready(redis), listen()]),
+      Promise.all([ready(redis).then(() => this.checkFanout(redis)), listen()]),
       new Promise((r) => (timer = setTimeout(r, redis instanceof Cluster ? bound * 2 : bound))),
     ])
       .catch((err) => debug('open: %O', err))
       .finally(() => clearTimeout(timer));
     // Not connected within the bound (and no error seen): down from the start.
     this.checkHealth(this.lastFault ?? new Error(`not connected within ${bound} ms`));
+  }
+
+  /**
+   * Every process of a deployment must use the same `fanout` (the two modes keep mail in
+   * different places, so mixed processes lose messages without a word). The first process
+   * records its mode in Redis; a process whose mode differs, or that uses `'logs'` on a Redis
+   * holding sessions of a version that recorded no mode (0.1.0, queues only), stays down
+   * with an error that says so: its readiness probe fails and a rolling deploy stops there,
+   * while the other processes go on. Retried every `retryMs` while Redis cannot be asked;
+   * nothing else is served until it is done, so sessions without a recorded mode are
+   * always another version's (a process that finds some re-reads the mode first: another
+   * new process may have recorded it meanwhile).
+   */
+  private async checkFanout(redis: Connection): Promise<void> {
+    const mode = this.logs ? 'logs' : 'queues';
+    const key = `${this.indexTag}:fanout`;
+    let found: string | null;
+    try {
+      found = await this.watchdog.watch(redis.get(key));
+      if (found === null) {
+        const sessions = mode === 'logs' && (await this.watchdog.watch(Promise.all(this.tags.map((t) => redis.zcard(`${t}:exp`))))).some((n) => n > 0);
+        if (sessions) found = (await this.watchdog.watch(redis.get(key))) ?? 'queues (sessions without a recorded mode: bayeux-server 0.1.0)';
+        else if ((await this.watchdog.watch(redis.set(key, mode, 'NX'))) !== 'OK') found = await this.watchdog.watch(redis.get(key));
+      }
+    } catch (err) {
+      debug('fanout check: %s', (err as Error).message);
+      if (this.redis !== redis) return;
+      await new Promise((r) => setTimeout(r, this.retryMs).unref());
+      if (this.redis === redis) return this.checkFanout(redis);
+      return;
+    }
+    if (this.redis !== redis) return;
+    if (found === null || found === mode) {
+      this.fanoutChecked = true;
+      this.checkHealth();
+      return;
+    }
+    this.fanoutFault = new EngineUnavailableError(
+      `redisEngine fanout '${mode}' does not match this deployment's: Redis (prefix '${this.prefix}') runs fanout ${found.startsWith('queues (') ? found : `'${found}'`}. ` +
+        'Every process must use the same value: set the option fanout to match, or move to the other mode with a full stop (or a new prefix)',
+      this.retryMs,
+    );
+    debug('%s', this.fanoutFault.message);
+    this.checkHealth(this.fanoutFault);
   }
 
   /** Sharded pub/sub needs Redis 7.0 on every master; with an older one, notices go by PUBLISH. */
@@ -519,6 +568,8 @@ export class RedisEngine implements Engine {
   /** Sends a command now (see {@link run}). */
   private async exec<T>(fn: () => Promise<T>, late?: (value: T) => void): Promise<T> {
     if (!this.redis) throw new EngineUnavailableError('the Redis engine is closed', this.options.retryMs ?? 1000);
+    if (this.fanoutFault) throw this.fanoutFault;
+    if (!this.fanoutChecked) throw new EngineUnavailableError('Redis unavailable: the fan-out mode is not checked yet', this.retryMs);
     try {
       return await this.watchdog.watch(fn(), late);
     } catch (err) {

@@ -22,8 +22,8 @@
  *   T:mid         string message id counter
  *   {P:b0}:sweep  string sweep lock (SET NX PX), held by one process per sweep interval
  *
- * That is queues mode (the default). With the engine's `fanout: 'logs'`, the scripts of
- * log-scripts.ts replace those that queue, take and remove mail; its key layout is there.
+ * That is queues mode (`fanout: 'queues'`, 0.1.0's). In logs mode (the default), the scripts
+ * of log-scripts.ts replace those that queue, take and remove mail; its key layout is there.
  *
  * With more than one bucket, a channel index says which buckets have subscribers, so a
  * publish runs only where it has something to do:
