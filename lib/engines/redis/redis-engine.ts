@@ -24,12 +24,12 @@
  *   it ends (`EngineListener.health`): from the connections' events, or from a command
  *   failing as unavailable while they looked ready (then a read of every bucket every
  *   `retryMs` tells when Redis answers again).
- * - With `fanout: 'logs'` (the default) a publish appends once to a log per subscription key
- *   instead of to every subscriber's queue (`fanout: 'queues'`), and a take reads the session's logs after its positions:
- *   the same calls, served by the scripts of lib/engines/redis/log-scripts.ts. A publish
- *   then sends one notice per log instead of waking holders; the process reads each log
- *   once for the sessions it holds and the core's takes commit their positions
- *   (lib/engines/redis/log-reader.ts).
+ * - With `fanout: 'logs'` (the default) a publish appends once to a log per subscription
+ *   key instead of to every subscriber's queue (`fanout: 'queues'`), and a take reads the
+ *   session's logs after its positions: the same calls, served by the scripts of
+ *   lib/engines/redis/log-scripts.ts. A publish then sends one notice per log instead of
+ *   waking holders; the process reads each log once for the sessions it holds and the
+ *   core's takes commit their positions (lib/engines/redis/log-reader.ts).
  *
  * See lib/engines/redis/scripts.ts for the key layout (log-scripts.ts for logs mode's).
  */
