@@ -223,6 +223,33 @@ describe('redis engine on Redis Cluster', function () {
       }
     });
 
+    it("a node's sharded subscriber lost and replaced: the holds it served are looked at again, so a wake sent meanwhile is not lost", async function () {
+      const prefix = nextPrefix();
+      const a = await node(prefix, { fanout: 'queues' });
+      await hold(a, 'k');
+      await a.engine.subscribe('k', ['/kill'], 10);
+      await a.engine.barrier();
+      a.wakes.length = 0;
+      const port = await cluster.nodeOf(a.engine.sessionKey('k'));
+      const admin = new Redis({ port, host: '127.0.0.1' });
+      try {
+        // Every pub/sub connection on the node that owns the session's bucket (ours alone here).
+        expect(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')).to.be.at.least(1);
+      } finally {
+        admin.disconnect();
+      }
+      // Published while that node's subscriber is gone: the wake to the holder has nobody to reach.
+      expect(await a.engine.publish('/kill', '"lost?"')).to.equal(1);
+      await waitUntil(() => a.wakes.includes('k'), 'the hold woken once the subscriber is replaced', 20_000);
+      expect(await a.engine.takeAndEnd('k', 60_000)).to.deep.equal(['"lost?"']);
+      // Notices flow again through the new subscriber.
+      await hold(a, 'k2');
+      await a.engine.subscribe('k2', ['/kill2'], 10);
+      a.wakes.length = 0;
+      expect(await a.engine.publish('/kill2', '"again"')).to.equal(1);
+      await waitUntil(() => a.wakes.includes('k2'), 'a later wake', 20_000);
+    });
+
     it('with shardedPubSub false, notices go by plain pub/sub and still arrive', async function () {
       const prefix = nextPrefix();
       const a = await node(prefix, { shardedPubSub: false });

@@ -323,12 +323,16 @@ export class RedisEngine implements Engine {
     };
     sub.on('message', onMessage);
     sub.on('smessage', onMessage);
-    sub.on('ready', () => {
+    const resync = (): void => {
       // After a reconnect, wakes sent meanwhile were lost: look at every hold once.
       if (!this.subscribedOnce) return;
       for (const id of this.heldHere) this.listener?.wake(id);
       this.reader?.resync();
-    });
+    };
+    sub.on('ready', resync);
+    // Sharded subscribers connect per node, and a lost one is replaced (not reconnected) by
+    // a reset of the group, which ends with this event: notices to that node meanwhile were lost.
+    if (sub instanceof Cluster) sub.on('subscribersReady', resync);
     this.sweeper = setInterval(() => void this.sweep(), config.sweepInterval);
     this.sweeper.unref();
     // Wait (bounded) for both connections; if Redis is down, calls fail with 503 until it is back.
