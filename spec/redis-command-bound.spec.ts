@@ -5,7 +5,8 @@
  * a Redis that goes silent (its replies held back on the way) fails the waiting commands
  * after the bound, with one engineDown, and engineUp once it answers again. A take that
  * failed that way but that Redis ran afterwards (its reply came late) loses nothing: its mail
- * goes back to the front of the session's queue and the session is woken.
+ * goes out ahead of the session's next take (held here) or back to the front of its queue,
+ * and the session is woken.
  */
 import { expect } from 'chai';
 import { BayeuxServer, EngineUnavailableError } from '../index.js';
