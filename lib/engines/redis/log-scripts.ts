@@ -53,7 +53,7 @@
  * mail and no acknowledged delivery; else the session's own take runs instead, in the same
  * call). Direct mail (deliver, requeue) still wakes the holder on P:w:<process>.
  */
-import { BUCKET_HEAD } from './scripts.js';
+import { BUCKET_HEAD, HOLD_HELPERS } from './scripts.js';
 
 /** Helpers of every log script (ARGV[1] T, ARGV[2] P, ARGV[3] flags: `e` events, `i` index, `s` sharded pub/sub). */
 const LIB = `${BUCKET_HEAD}local function holder(id)
@@ -290,18 +290,7 @@ local me = ARGV[4]
 local MAX = tonumber(ARGV[5])
 local drops = {}
 ${TAKE}
--- Whether no other process holds the session (a newer connect there would own its mail).
-local function mine(s)
-  local h = redis.call('HGET', s, 'h')
-  return not h or h == '' or h == me
-end
-local function unhold(s, id, deadline)
-  if mine(s) then
-    redis.call('HSET', s, 'h', '')
-    redis.call('ZADD', KEYS[1], deadline, id)
-  end
-end
--- A take with its positions: {got, batch, upto, #keys, key, position, ..., payloads...}.
+${HOLD_HELPERS}-- A take with its positions: {got, batch, upto, #keys, key, position, ..., payloads...}.
 local function taken(s, id, deadline)
   local mail = {-1}
   local got = take(id, mail, 1)
@@ -370,7 +359,7 @@ for i = 6, #ARGV, 4 do
     end
   elseif redis.call('EXISTS', s) == 1 then
     local own = mine(s)
-    unhold(s, id, a)
+    if own then unhold(s, id, a) end
     r = {-1}
     if own and ARGV[i + 3] == '1' then take(id, r, 1) end
   end

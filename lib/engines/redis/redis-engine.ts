@@ -289,7 +289,7 @@ export class RedisEngine implements Engine {
         this.probeTimer = null;
         return;
       }
-      const probe = redis.status === 'ready' ? this.watchdog.watch(Promise.all(this.tags.map((t) => redis.zcard(`${t}:exp`)))) : Promise.reject(new Error('not connected'));
+      const probe = redis.status === 'ready' ? this.watchdog.watch(this.bucketSizes(redis)) : Promise.reject(new Error('not connected'));
       probe.then(
         () => {
           this.probeTimer = null;
@@ -380,7 +380,7 @@ export class RedisEngine implements Engine {
     try {
       found = await this.watchdog.watch(redis.get(key));
       if (found === null) {
-        const sessions = mode === 'logs' && (await this.watchdog.watch(Promise.all(this.tags.map((t) => redis.zcard(`${t}:exp`))))).some((n) => n > 0);
+        const sessions = mode === 'logs' && (await this.watchdog.watch(this.bucketSizes(redis))).some((n) => n > 0);
         if (sessions) found = (await this.watchdog.watch(redis.get(key))) ?? 'queues (sessions without a recorded mode: bayeux-server 0.1.0)';
         else if ((await this.watchdog.watch(redis.set(key, mode, 'NX'))) !== 'OK') found = await this.watchdog.watch(redis.get(key));
       }
@@ -636,8 +636,13 @@ export class RedisEngine implements Engine {
     return (await this.run(() => this.client.exists(this.sessionKey(clientId)))) === 1;
   }
 
+  /** Sessions per bucket (each bucket's expiry set, in its own hash slot: a Cluster routes each). */
+  private bucketSizes(redis: Connection): Promise<number[]> {
+    return Promise.all(this.tags.map((t) => redis.zcard(`${t}:exp`)));
+  }
+
   async sessionCount(): Promise<number> {
-    const counts = await this.run(() => Promise.all(this.tags.map((t) => this.client.zcard(`${t}:exp`))));
+    const counts = await this.run(() => this.bucketSizes(this.client));
     return counts.reduce((a, b) => a + b, 0);
   }
 

@@ -65,6 +65,22 @@ local function event(e) if EV then redis.call(PUB, CH .. ':ev', cjson.encode(e))
 local function notify(h, msg) return redis.call(PUB, CH .. ':w:' .. h, msg) end
 `;
 
+/**
+ * The hold helpers of the merged connect-cycle scripts (bxMany, lxMany), after `me` (this
+ * process's id) and with KEYS[1] the bucket's expiry set. `mine` is asked once per
+ * operation; `unhold` ends a hold the caller found `mine`.
+ */
+export const HOLD_HELPERS = `-- Whether no other process holds the session (a newer connect there would own its mail).
+local function mine(s)
+  local h = redis.call('HGET', s, 'h')
+  return not h or h == '' or h == me
+end
+local function unhold(s, id, deadline)
+  redis.call('HSET', s, 'h', '')
+  redis.call('ZADD', KEYS[1], deadline, id)
+end
+`;
+
 const LIB = `${BUCKET_HEAD}local function unref(mid)
   local mk = T .. ':m:' .. mid
   if redis.call('HINCRBY', mk, 'n', -1) <= 0 then redis.call('DEL', mk) end
@@ -221,18 +237,7 @@ return emptied
     1,
     bucket(`
 local me = ARGV[4]
--- Whether no other process holds the session (a newer connect there would own its mail).
-local function mine(s)
-  local h = redis.call('HGET', s, 'h')
-  return not h or h == '' or h == me
-end
-local function unhold(s, id, deadline)
-  if mine(s) then
-    redis.call('HSET', s, 'h', '')
-    redis.call('ZADD', KEYS[1], deadline, id)
-  end
-end
-local res = {}
+${HOLD_HELPERS}local res = {}
 local n = 0
 for i = 5, #ARGV, 4 do
   n = n + 1
@@ -266,7 +271,7 @@ for i = 5, #ARGV, 4 do
     end
   elseif redis.call('EXISTS', s) == 1 then
     local own = mine(s)
-    unhold(s, id, a)
+    if own then unhold(s, id, a) end
     r = {-1}
     if own and ARGV[i + 3] == '1' then take(id, r, 1) end
   end
