@@ -14,7 +14,7 @@ import type { EngineListener } from '../engine.js';
 import { redisEngine } from '../redis.js';
 import type { RedisEngine } from '../redis.js';
 import { RedisServer, stopAllRedisServers } from './support/redis-server.js';
-import { StallingRelay, closeAllStallingRelays } from './support/stalling-relay.js';
+import { StallingRelay, closeAllStallingRelays, type RelayedConnection } from './support/stalling-relay.js';
 import { waitUntil } from './support/wait.js';
 
 const BOUND = 300;
@@ -97,8 +97,8 @@ describe('Redis engine: the bound on commands', function () {
     });
 
     /** An engine on `url` opened with a listener that records wakes, overflows and health. */
-    async function openEngine(url: string): Promise<{ engine: RedisEngine; wakes: string[]; overflows: [string, number][]; health: string[] }> {
-      const engine = redisEngine({ url, prefix: `cb${process.pid}x${++prefixes}`, commandTimeoutMs: BOUND, retryMs: 200, fanout });
+    async function openEngine(url: string, messageTtlMs?: number): Promise<{ engine: RedisEngine; wakes: string[]; overflows: [string, number][]; health: string[] }> {
+      const engine = redisEngine({ url, prefix: `cb${process.pid}x${++prefixes}`, commandTimeoutMs: BOUND, retryMs: 200, fanout, messageTtlMs });
       engines.push(engine);
       const wakes: string[] = [];
       const overflows: [string, number][] = [];
@@ -130,6 +130,45 @@ describe('Redis engine: the bound on commands', function () {
       expect(await engine.takeQueued('late'), 'the three messages, in order').to.deep.equal(['{"k":1}', '{"k":2}', '{"k":3}']);
       expect(overflows).to.deep.equal([]);
       await waitUntil(() => health.includes('up'), 'the engine up again', 15_000);
+    });
+
+    /** Publishes 3 messages to a fresh session, then has its take fail by the bound while Redis runs it. */
+    async function lateTake(relay: StallingRelay, engine: RedisEngine, id: string): Promise<RelayedConnection> {
+      await engine.createSession(id, 60_000);
+      expect(await engine.subscribe(id, [`/${id}`], 10)).to.equal('ok');
+      for (let k = 1; k <= 3; k++) expect(await engine.publish(`/${id}`, `{"k":${k}}`)).to.equal(1);
+      const commands = relay.connections.find((c) => c.sent.toLowerCase().includes('eval'))!;
+      commands.stall('down');
+      let failure: unknown = null;
+      await Promise.resolve(engine.takeQueued(id)).catch((err: unknown) => (failure = err));
+      expect(failure, 'the take failed by the bound').to.be.instanceOf(EngineUnavailableError);
+      return commands;
+    }
+
+    it(`${fanout}: a put-back that failed by the bound is not sent again (it may have run): its late reply counts, no mail twice`, async function () {
+      const relay = await StallingRelay.start(redis.port);
+      const { engine, wakes, overflows } = await openEngine(relay.url);
+      const commands = await lateTake(relay, engine, 'twice');
+      // The take's late reply comes through; the put-back's reply is held past the bound.
+      commands.release('down');
+      commands.stall('down');
+      await new Promise((r) => setTimeout(r, 3 * BOUND)); // a resend would go out meanwhile
+      commands.release('down');
+      await waitUntil(() => wakes.includes('twice'), 'the session woken once the put-back answered', 15_000);
+      expect(await engine.takeQueued('twice'), 'the three messages, once each').to.deep.equal(['{"k":1}', '{"k":2}', '{"k":3}']);
+      expect(overflows).to.deep.equal([]);
+    });
+
+    it(`${fanout}: mail taken after the bound that cannot be put back within messageTtlMs is reported dropped, not lost silently`, async function () {
+      const relay = await StallingRelay.start(redis.port);
+      const { engine, overflows } = await openEngine(relay.url, 1000);
+      const commands = await lateTake(relay, engine, 'gone');
+      // The take's late reply comes through; the put-back never reaches Redis.
+      commands.stall('up');
+      commands.release('down');
+      await waitUntil(() => overflows.length > 0, 'the put-back to give up', 15_000);
+      expect(overflows).to.deep.equal([['gone', 3]]);
+      commands.release('up');
     });
 
     if (fanout === 'logs') {

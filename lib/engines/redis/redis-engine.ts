@@ -562,11 +562,11 @@ export class RedisEngine implements Engine {
   }
 
   /** Runs a command, turning connection failures into {@link EngineUnavailableError}. */
-  private async run<T>(fn: () => Promise<T>): Promise<T> {
+  private async run<T>(fn: () => Promise<T>, late?: (value: T) => void): Promise<T> {
     // Merged calls asked for earlier go first, so this command cannot overtake them.
     this.ops.flush();
     if (this.ops.backlogged) await this.ops.sent();
-    return this.exec(fn);
+    return this.exec(fn, late);
   }
 
   /** Sends a command now (see {@link run}). */
@@ -597,8 +597,14 @@ export class RedisEngine implements Engine {
 
   /** Runs a script on a session's bucket: KEYS[1] = its hash; ARGV = T, P, flags, id, ...rest. */
   private session(name: ScriptName, clientId: string, ...rest: (string | number)[]): Promise<Reply> {
+    return this.sessionCall(name, clientId, rest);
+  }
+
+  /** {@link session}, with `late` for a reply that comes after the bound failed the call. */
+  private sessionCall(name: ScriptName, clientId: string, rest: (string | number)[], late?: (reply: Reply) => void): Promise<Reply> {
     const tag = this.tags[this.bucketOf(clientId)]!;
-    return this.script(name, `${tag}:s:${clientId}`, tag, this.prefix, this.flags, clientId, ...rest);
+    const call = this.scriptName(name);
+    return this.run(() => (this.client as unknown as Record<string, ScriptCall>)[call]!(`${tag}:s:${clientId}`, tag, this.prefix, this.flags, clientId, ...rest), late);
   }
 
   /** Runs a whole-bucket script: KEYS[1] = the bucket's expiry set; ARGV = T, P, flags, ...rest. */
@@ -787,8 +793,9 @@ export class RedisEngine implements Engine {
    * here, in the order taken, and the session is woken: if the session is held here, its next
    * take gets this mail ahead of what it takes (older first, see {@link claimSalvaged});
    * if it is not, or no take comes within `retryMs`, the mail goes back to the front of the
-   * session's queue in Redis. If Redis refuses it for as long as mail lives (`messageTtlMs`),
-   * it is reported as dropped (`queueOverflow`), not lost silently.
+   * session's queue in Redis. If it cannot be put back within `messageTtlMs` (Redis
+   * unreachable all along, or no answer to the put-back), it is reported as dropped
+   * (`queueOverflow`), not lost silently.
    */
   private salvage(clientId: string, payloads: string[], batch = (payloads as Mail).batch ?? -1): void {
     if (payloads.length === 0 || batch >= 0) return;
@@ -822,18 +829,41 @@ export class RedisEngine implements Engine {
     this.putBackOne(clientId, kept, Date.now() + this.ttlMs);
   }
 
+  /**
+   * Sent only while the command connection is ready, and never sent twice: a put-back that
+   * failed by the bound may have run (a second one would duplicate the mail), so its late
+   * reply is awaited instead, up to `until`; with none by then the mail is reported dropped.
+   */
   private putBackOne(clientId: string, payloads: string[], until: number): void {
-    this.requeue(clientId, payloads).then(
-      () => this.listener?.wake(clientId),
-      (err: Error) => {
-        if (this.redis !== null && Date.now() + this.retryMs < until) {
-          setTimeout(() => this.putBackOne(clientId, payloads, until), this.retryMs).unref();
-          return;
-        }
-        debug('session %s: %d message(s) could not be put back: %s', clientId, payloads.length, err.message);
-        this.overflowed(clientId, payloads.length);
-      },
-    );
+    const redis = this.redis;
+    if (redis === null) return;
+    if (redis.status !== 'ready') {
+      if (Date.now() + this.retryMs < until) setTimeout(() => this.putBackOne(clientId, payloads, until), this.retryMs).unref();
+      else this.giveUp(clientId, payloads.length, 'Redis unreachable');
+      return;
+    }
+    let settled = false;
+    const back = (dropped: Reply): void => {
+      if (settled) return;
+      settled = true;
+      this.overflowed(clientId, dropped as number);
+      this.listener?.wake(clientId);
+    };
+    this.sessionCall('bxRequeue', clientId, [this.ttlMs, this.maxQueue, ...payloads], back).then(back, (err: Error) => {
+      setTimeout(
+        () => {
+          if (settled || this.redis === null) return;
+          settled = true;
+          this.giveUp(clientId, payloads.length, err.message);
+        },
+        Math.max(0, until - Date.now()),
+      ).unref();
+    });
+  }
+
+  private giveUp(clientId: string, count: number, why: string): void {
+    debug('session %s: %d message(s) could not be put back: %s', clientId, count, why);
+    this.overflowed(clientId, count);
   }
 
   private sendMerged(b: number, ops: BatchOp<Reply>[]): Promise<void> {
