@@ -115,6 +115,7 @@ describe('bayeux-server CLI', function () {
       { name: 'BAYEUX_WORKERS without Redis', env: { BAYEUX_WORKERS: '2' }, expect: ['BAYEUX_WORKERS: needs --redis'] },
       { name: 'an unknown transport', args: ['--transports', 'websocket,carrier-pigeon'], expect: ['--transports: must be one of websocket, long-polling, callback-polling, iframe, eventsource (got "carrier-pigeon")'] },
       { name: 'an unknown extension', args: ['--extensions', 'ack,gzip'], expect: ['--extensions: must be one of ack, timesync (got "gzip")'] },
+      { name: 'an unknown Redis fan-out mode', args: ['--redis', 'redis://127.0.0.1:1', '--redis-fanout', 'fast'], expect: ['--redis-fanout: must be logs or queues (got "fast")'] },
       { name: 'a negative drain timeout', args: ['--drain-timeout=-5'], expect: ['--drain-timeout: must be at least 0 (got -5)'] },
       { name: 'a CORS origin of "*"', args: ['--cors', '*'], expect: ['--cors: cannot be "*"'] },
       { name: 'a mount path the server keeps for itself', args: ['--path', '/healthz'], expect: ['--path: cannot be one of /healthz'] },
@@ -394,6 +395,7 @@ describe('bayeux-server CLI', function () {
       cli = await CliProcess.start([...LOCAL, '--publish-token', TOKEN, '--timeout', '3000'], {
         BAYEUX_REDIS: `redis://127.0.0.1:${proxy.port}`,
         BAYEUX_REDIS_PREFIX: `cli${process.pid}`,
+        BAYEUX_REDIS_FANOUT: 'queues',
       });
     });
     after(async function () {
@@ -404,6 +406,12 @@ describe('bayeux-server CLI', function () {
 
     it('serves CometD and Faye from Redis, and the publish API', async function () {
       expect(cli.lines.items[0]).to.equal(`bayeux-server listening on ${cli.url} (engine redis, pid ${cli.pid})`);
+      const admin = redis.client();
+      try {
+        expect(await admin.get(`{cli${process.pid}:i}:fanout`), 'the fan-out mode of BAYEUX_REDIS_FANOUT, recorded by the engine').to.equal('queues');
+      } finally {
+        await admin.quit();
+      }
       const cometd = new CometDClient(cli.url);
       const cometdWs = new CometDClient(cli.url, {}, { transport: 'websocket' });
       const faye = new FayeClient(cli.url);
